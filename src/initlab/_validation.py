@@ -1,0 +1,160 @@
+"""Argument checks with one wording everywhere.
+
+Every message names the argument, what is accepted and what was given::
+
+    The 'std' argument of normal must be a float >= 0. Got -1.0 instead.
+
+Unknown names list the valid ones and the closest match.  These helpers raise
+:class:`InitlabError` subclasses of the matching builtin (``ValueError`` or
+``TypeError``), so callers may catch either.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "InitlabError",
+    "InitlabTypeError",
+    "InitlabValueError",
+    "check_choice",
+    "check_dtype",
+    "check_float",
+    "check_gain",
+    "check_int",
+    "check_shape",
+    "closest",
+]
+
+
+class InitlabError(Exception):
+    """Base class of the errors initlab raises for bad input."""
+
+
+class InitlabValueError(InitlabError, ValueError):
+    """A value of the right type but outside what is accepted."""
+
+
+class InitlabTypeError(InitlabError, TypeError):
+    """A value of the wrong type."""
+
+
+def _owner(where: str | None) -> str:
+    return f" of {where}" if where else ""
+
+
+def closest(name: str, valid: Iterable[str]) -> str | None:
+    """The valid name most similar to ``name`` (or None when none is close)."""
+    matches = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def check_choice(value: Any, arg: str, valid: Sequence[str], where: str | None = None) -> str:
+    """Return ``value`` if it is one of ``valid``; otherwise list them and the closest."""
+    if isinstance(value, str) and value in valid:
+        return value
+    listed = ", ".join(repr(v) for v in valid)
+    hint = ""
+    if isinstance(value, str):
+        near = closest(value, valid)
+        if near is not None:
+            hint = f" Did you mean {near!r}?"
+    raise InitlabValueError(
+        f"The {arg!r} argument{_owner(where)} must be one of {listed}. Got {value!r} instead.{hint}"
+    )
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_float(
+    value: Any,
+    arg: str,
+    where: str | None = None,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_inf: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking that it is a finite real in range.
+
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open``.
+    """
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+    accepted = ("a float" if allow_inf else "a finite float") + (" " + " and ".join(parts) if parts else "")
+    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {value!r} instead."
+    if not _is_real(value):
+        raise InitlabTypeError(msg)
+    out = float(value)
+    if math.isnan(out) or (math.isinf(out) and not allow_inf):
+        raise InitlabValueError(msg)
+    if low is not None and (out < low or (low_open and out == low)):
+        raise InitlabValueError(msg)
+    if high is not None and (out > high or (high_open and out == high)):
+        raise InitlabValueError(msg)
+    return out
+
+
+def check_gain(value: Any, where: str) -> float:
+    """A gain: a finite float >= 0."""
+    return check_float(value, "gain", where, low=0.0)
+
+
+def check_int(value: Any, arg: str, where: str | None = None, *, low: int | None = None) -> int:
+    """Return ``value`` as an int after checking that it is an integer ``>= low``.
+
+    Floats with an integral value (``3.0``, as the spec syntax produces) are accepted.
+    """
+    accepted = "an int" + (f" >= {low}" if low is not None else "")
+    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {value!r} instead."
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, float, np.floating)):
+        raise InitlabTypeError(msg)
+    if not float(value).is_integer():  # also rejects nan and inf
+        raise InitlabTypeError(msg)
+    out = int(value)
+    if low is not None and out < low:
+        raise InitlabValueError(msg)
+    return out
+
+
+def check_shape(shape: Any, where: str | None = None, *, min_dims: int = 0, arg: str = "shape") -> tuple[int, ...]:
+    """Return ``shape`` as a tuple of ints >= 1 with at least ``min_dims`` entries."""
+    accepted = "a sequence of ints >= 1" + (f" with at least {min_dims} entries" if min_dims else "")
+    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {shape!r} instead."
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+        raise InitlabTypeError(msg)
+    dims = tuple(shape)
+    if any(isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in dims):
+        raise InitlabTypeError(msg)
+    if any(int(d) < 1 for d in dims) or len(dims) < min_dims:
+        raise InitlabValueError(msg)
+    return tuple(int(d) for d in dims)
+
+
+_FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
+def check_dtype(dtype: Any, where: str | None = None) -> np.dtype[Any]:
+    """Return ``dtype`` as a numpy float dtype (float16, float32 or float64)."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = ""
+    if name not in _FLOAT_DTYPES:
+        listed = ", ".join(_FLOAT_DTYPES)
+        raise InitlabTypeError(f"The 'dtype' argument{_owner(where)} must be one of {listed}. Got {dtype!r} instead.")
+    out: np.dtype[Any] = np.dtype(name)
+    return out

@@ -1,0 +1,156 @@
+"""The ``initlab`` command line: the only module that prints.
+
+Bad input never produces a traceback: one line on stderr, exit code 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from . import __version__
+from ._validation import InitlabError
+from .explain import Explanation, explain
+from .registry import INITIALIZERS, aliases, names
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported on one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would print usage and exit; we report one line
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="initlab", description="See, check and choose how a neural network starts.")
+    parser.add_argument("--version", action="version", version=f"initlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser(
+        "init",
+        help="explain a scheme on a shape, then draw it and measure the result",
+        description="Print the plan of SCHEME on --shape (formula, fans, gain, std or bounds), "
+        "then draw the tensor and print its realized statistics.",
+    )
+    p.add_argument("scheme", metavar="SCHEME", help="a scheme name or spec, e.g. he_normal or 'normal(std=0.01)'")
+    p.add_argument(
+        "--shape",
+        type=int,
+        nargs="+",
+        required=True,
+        metavar="N",
+        help="the weight's shape, (fan_out, fan_in, *kernel), e.g. --shape 256 512",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    p.add_argument("--dtype", default="float64", help="float16, float32 or float64 (default float64)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--save", metavar="PATH", help="also write the drawn tensor to PATH as .npy")
+
+    sub.add_parser("schemes", help="list the initializer names and their aliases")
+    return parser
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _print_explanation(e: Explanation, out: TextIO) -> None:
+    p = e.plan
+    rows: list[tuple[str, str]] = [("scheme", e.spec)]
+    if p is not None:
+        if p.scheme != e.spec.split("(")[0]:
+            rows.append(("computed by", p.scheme))
+        rows += [
+            ("formula", p.formula),
+            ("shape", f"{e.shape}  (fan_out, fan_in, *receptive)"),
+            ("fan_in", _fmt(p.fan_in)),
+            ("fan_out", _fmt(p.fan_out)),
+            ("gain", _fmt(p.gain)),
+            ("mean", _fmt(p.mean)),
+            ("std", _fmt(p.std)),
+            ("bounds", "none" if p.low is None and p.high is None else f"[{_fmt(p.low)}, {_fmt(p.high)}]"),
+        ]
+        if p.kind == "constant":
+            rows.append(("note", "every entry is equal: the units of a layer start identical and stay so"))
+    else:
+        rows.append(("shape", str(e.shape)))
+    rows.append(("drawn", f"seed {e.seed}, {e.dtype}"))
+    rows += [(f"  {k}", _fmt(v)) for k, v in e.realized.items()]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}", file=out)
+
+
+def _save(path: str, weights: np.ndarray) -> None:
+    """Write atomically: a temporary file in the same folder, renamed at the end."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"initlab init: --save must name a file in an existing folder. Got {path!r} instead.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npy.tmp")
+    except OSError as exc:
+        raise UsageError(f"initlab init: --save must name a writable place. Got {path!r} ({exc.strerror}).") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, weights)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"initlab init: --save could not write {path!r} ({exc.strerror}).") from None
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> None:
+    if args.command == "schemes":
+        alias_of = aliases()
+        for name in names(include_aliases=False):
+            doc = (INITIALIZERS[name].__doc__ or "").strip().splitlines()[0].replace("``", "")
+            also = [a for a, c in alias_of.items() if c == name]
+            suffix = f"  (also: {', '.join(also)})" if also else ""
+            print(f"{name:<18} {doc}{suffix}", file=out)
+        return
+    e = explain(args.scheme, args.shape, seed=args.seed, dtype=args.dtype)
+    if args.save:
+        _save(args.save, e.weights)
+    if args.json:
+        print(json.dumps(e.to_dict(), indent=2), file=out)
+    else:
+        _print_explanation(e, out)
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 bad input)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a probable mistake stops the command like an error
+            args = _build_parser().parse_args(argv)
+            _run(args, out)
+    except (UsageError, InitlabError, Warning) as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=err)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return int(exc.code or 0)
+    return 0
+
+
+def main_entry() -> None:
+    """The ``initlab`` console script."""
+    sys.exit(main())

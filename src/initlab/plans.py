@@ -1,0 +1,185 @@
+"""What an initializer will draw, and the one place where every initializer draws.
+
+Every initializer of :mod:`initlab.init` and :mod:`initlab.structured` first builds
+a :class:`Plan` (the sampling recipe with its formula, fans, gain, std and bounds)
+and then hands it to :func:`draw`.  So :func:`plan` can show what a call would draw
+without drawing it, using the very code path of a real call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._typing import ShapeLike
+from ._validation import check_dtype
+from .distributions import standard_normal, truncated_standard_normal, uniform01
+from .seeding import as_rng
+
+__all__ = ["Plan", "centre_tap", "draw", "plan"]
+
+F64 = np.float64
+
+
+def centre_tap(shape: ShapeLike) -> tuple[Any, ...]:
+    """The index of the centre tap ``W[:, :, k1 // 2, ..., kd // 2]`` of a conv kernel ``(out, in, *k)``.
+
+    For an even kernel size ``k`` the tap is ``k // 2``, right of the middle (as torch's ``dirac_``).
+
+    >>> centre_tap((8, 4, 3, 4))
+    (slice(None, None, None), slice(None, None, None), 1, 2)
+    """
+    return (slice(None), slice(None), *(k // 2 for k in tuple(shape)[2:]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an initializer draws, known before drawing.
+
+    ``kind`` is the sampling recipe (``constant``, ``normal``, ``uniform``,
+    ``truncated_normal``, ``orthogonal``, ``eye``, ``dirac``, ``delta_orthogonal``,
+    ``sparse``).  ``mean`` and ``std`` are the analytic mean and standard deviation
+    of one entry (for the structured kinds, ``std`` is the root mean square of the
+    entries); ``low``/``high`` bound every entry where the scheme has bounds.
+    ``params`` holds the recipe's own numbers.
+    """
+
+    scheme: str
+    kind: str
+    shape: tuple[int, ...]
+    formula: str
+    mean: float
+    std: float
+    low: float | None = None
+    high: float | None = None
+    fan_in: int | None = None
+    fan_out: int | None = None
+    gain: float | None = None
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the plan."""
+        return {
+            "scheme": self.scheme,
+            "kind": self.kind,
+            "shape": list(self.shape),
+            "formula": self.formula,
+            "fan_in": self.fan_in,
+            "fan_out": self.fan_out,
+            "gain": self.gain,
+            "mean": self.mean,
+            "std": self.std,
+            "low": self.low,
+            "high": self.high,
+            "params": dict(self.params),
+        }
+
+
+class _Planned(Exception):
+    """Carries a plan out of an initializer called by :func:`plan`."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan.scheme)
+        self.plan = plan
+
+
+class _PlanOnly:
+    """The ``rng`` that :func:`plan` passes: the initializer stops at its plan."""
+
+
+_PLAN_ONLY: Any = _PlanOnly()
+
+
+def plan(initializer: Callable[..., Any], shape: ShapeLike, **kwargs: Any) -> Plan | None:
+    """The :class:`Plan` that ``initializer(shape, rng, **kwargs)`` would draw from.
+
+    Arguments are validated exactly as in a real call.  Returns None for a
+    callable that is not one of initlab's initializers.
+
+    >>> from initlab import kaiming_normal
+    >>> p = plan(kaiming_normal, (256, 512), nonlinearity="relu")
+    >>> p.fan_in, round(p.gain, 6), p.std
+    (512, 1.414214, 0.0625)
+    """
+    try:
+        initializer(shape, _PLAN_ONLY, **kwargs)
+    except _Planned as planned:
+        return planned.plan
+    return None
+
+
+def _orthonormal(rng: Any, rows: int, cols: int) -> np.ndarray:
+    """A (rows, cols) float64 matrix with orthonormal rows or columns (whichever fit).
+
+    QR of a Gaussian matrix with the signs of R's diagonal moved into Q, so that Q
+    is Haar distributed (Mezzadri 2007), as in torch and JAX.
+    """
+    flat = np.asarray(rng.standard_normal((rows, cols)), dtype=F64)
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    signs = np.sign(np.diagonal(r))
+    signs[signs == 0] = 1.0
+    q *= signs
+    return q.T if rows < cols else q
+
+
+def draw(p: Plan, rng: Any, dtype: Any) -> np.ndarray:
+    """Draw the array that plan ``p`` describes (the one place every initializer draws)."""
+    if rng is _PLAN_ONLY:
+        raise _Planned(p)
+    dt = check_dtype(dtype, p.scheme)
+    shape, params = p.shape, p.params
+    if p.kind == "constant":
+        return np.full(shape, p.mean, dtype=dt)
+    if p.kind == "eye":
+        return (np.eye(shape[0], shape[1]) * params["gain"]).astype(dt)
+    if p.kind == "dirac":
+        out = np.zeros(shape, dtype=dt)
+        groups = int(params["groups"])
+        per_group = shape[0] // groups
+        taps = out[centre_tap(shape)]  # a view of the centre taps, (out, in)
+        for g in range(groups):
+            for d in range(min(per_group, shape[1])):
+                taps[g * per_group + d, d] = params["gain"]
+        return out
+    gen = as_rng(rng, p.scheme)
+    if p.kind == "normal":
+        x = standard_normal(gen, shape, dt)
+        x *= p.std
+        if p.mean != 0.0:
+            x += p.mean
+        return x
+    if p.kind == "uniform":
+        assert p.low is not None and p.high is not None
+        x = uniform01(gen, shape, dt)
+        x *= p.high - p.low
+        x += p.low
+        return np.clip(x, p.low, p.high, out=x)
+    if p.kind == "truncated_normal":
+        assert p.low is not None and p.high is not None
+        z = truncated_standard_normal(gen, math.prod(shape), params["a"], params["b"])
+        x = (params["loc"] + params["scale"] * z).reshape(shape).astype(dt, copy=False)
+        return np.clip(x, p.low, p.high, out=x)
+    if p.kind == "orthogonal":
+        q = _orthonormal(gen, shape[0], math.prod(shape[1:]))
+        return (q * params["gain"]).reshape(shape).astype(dt)
+    if p.kind == "delta_orthogonal":
+        out = np.zeros(shape, dtype=dt)
+        out[centre_tap(shape)] = _orthonormal(gen, shape[0], shape[1]) * params["gain"]
+        return out
+    if p.kind == "sparse":
+        cols = shape[1]
+        x = standard_normal(gen, shape, dt)
+        x *= params["std"]
+        n_zeros = int(params["zeros_per_column"])
+        if n_zeros:
+            # each column's zero rows: the first n_zeros of a random permutation of the rows
+            order = np.argsort(uniform01(gen, shape, np.dtype(F64)), axis=0, kind="stable")
+            x[order[:n_zeros], np.arange(cols)] = 0.0
+        return x
+    raise AssertionError(f"unknown plan kind {p.kind!r}")  # pragma: no cover
