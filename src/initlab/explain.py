@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from . import __version__
 from ._validation import check_dtype, check_int, check_shape
+from .fans import fans as compute_fans
 from .plans import Plan, centre_tap
 from .registry import Initializer, get
 
@@ -70,6 +72,10 @@ def explain(spec: str | Initializer, shape: Any, *, seed: int = 0, dtype: Any = 
     seed = check_int(seed, "seed", "explain", low=0)
     dt = check_dtype(dtype, "explain")
     plan = init.plan(dims)
+    if plan is not None and plan.fan_in is None and len(dims) >= 2:
+        # plain distributions ignore the fans; show them anyway, to compare with the fan-based schemes
+        fan_in, fan_out = compute_fans(dims)
+        plan = dataclasses.replace(plan, fan_in=fan_in, fan_out=fan_out)
     w = init(dims, np.random.default_rng(seed), dtype=dt)
     w64 = w.astype(np.float64)
     realized = {

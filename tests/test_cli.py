@@ -1,0 +1,121 @@
+"""The command line, run in-process: exit codes, output, files written, and nothing written on bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import initlab
+from initlab.cli import main
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_init_prints_the_plan_then_the_realized_statistics() -> None:
+    code, out, err = run("init", "he_normal", "--shape", "256", "512")
+    assert code == 0 and err == ""
+    fields = dict(line.split(None, 1) for line in out.splitlines() if not line.startswith(" "))
+    assert fields["fan_in"].strip() == "512" and fields["fan_out"].strip() == "256"
+    assert float(fields["gain"]) == pytest.approx(math.sqrt(2), rel=1e-5)
+    assert float(fields["std"]) == pytest.approx(math.sqrt(2 / 512), rel=1e-5)
+    assert "computed by" in out and "kaiming_normal" in out
+    realized = dict(line.split() for line in out.splitlines() if line.startswith("  "))
+    w = initlab.he_normal((256, 512), np.random.default_rng(0))
+    assert float(realized["std"]) == pytest.approx(w.std(), rel=1e-5)
+    assert float(realized["max"]) == pytest.approx(w.max(), rel=1e-5)
+
+
+def test_init_json_is_stable_and_complete() -> None:
+    code, out, _ = run("init", "xavier_uniform(gain=5/3)", "--shape", "64", "3", "3", "3", "--json", "--seed", "4")
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"spec", "shape", "dtype", "seed", "initlab_version", "plan", "realized"}
+    assert doc["shape"] == [64, 3, 3, 3] and doc["seed"] == 4 and doc["dtype"] == "float64"
+    plan = doc["plan"]
+    assert {"scheme", "kind", "formula", "fan_in", "fan_out", "gain", "mean", "std", "low", "high"} <= set(plan)
+    bound = 5 / 3 * math.sqrt(6 / (27 + 576))
+    assert plan["high"] == pytest.approx(bound, rel=1e-12) and plan["low"] == pytest.approx(-bound, rel=1e-12)
+    assert set(doc["realized"]) == {"mean", "std", "min", "max", "fraction_zero"}
+    assert -bound <= doc["realized"]["min"] < doc["realized"]["max"] <= bound
+
+
+def test_init_orthogonal_reports_the_orthogonality_error() -> None:
+    code, out, _ = run("init", "orthogonal(gain=2)", "--shape", "40", "60", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["realized"]["orthogonality_error"] < 1e-12
+    code, out, _ = run("init", "delta_orthogonal", "--shape", "8", "4", "3", "3", "--json", "--dtype", "float32")
+    doc = json.loads(out)
+    assert code == 0 and doc["realized"]["orthogonality_error"] < 1e-6 and doc["dtype"] == "float32"
+
+
+def test_init_constant_notes_the_symmetry() -> None:
+    code, out, _ = run("init", "zeros", "--shape", "2", "2")
+    assert code == 0 and "units of a layer start identical" in out
+
+
+def test_init_save_writes_the_drawn_tensor(tmp_path: Path) -> None:
+    target = tmp_path / "w.npy"
+    code, _, _ = run("init", "randn", "--shape", "3", "2", "--seed", "5", "--save", str(target))
+    assert code == 0
+    assert np.array_equal(np.load(target), initlab.randn((3, 2), 5))
+    assert os.listdir(tmp_path) == ["w.npy"]  # no temporary file left behind
+
+
+def test_schemes_lists_names_and_aliases() -> None:
+    code, out, _ = run("schemes")
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert set(lines) == set(initlab.names(include_aliases=False))
+    assert "also: he_normal" in lines["kaiming_normal"]
+
+
+BAD_INPUTS = [
+    (["init", "he_nromal", "--shape", "2", "2"], "Did you mean 'he_normal'"),
+    (["init", "he_normal", "--shape", "0", "3"], "'shape' argument of explain must be a sequence of ints >= 1"),
+    (["init", "he_normal", "--shape", "-4", "3"], "'shape' argument"),
+    (["init", "normal(std=-1)", "--shape", "2", "2"], "'std' argument of normal must be a finite float >= 0. Got -1"),
+    (["init", "uniform(low=1, high=0)", "--shape", "2", "2"], "'low' argument of uniform must be < high"),
+    (["init", "xavier_uniform(gain=inf)", "--shape", "2", "2"], "'gain' argument of xavier_uniform must be a finite"),
+    (["init", "he_normal", "--shape", "5"], "at least 2 entries. Got (5,)"),
+    (["init", "he_normal", "--shape", "2", "x"], "argument --shape: invalid int value: 'x'"),
+    (["init", "he_normal"], "the following arguments are required: --shape"),
+    (["init", "he_normal", "--shape", "2", "2", "--dtype", "int8"], "'dtype' argument of explain must be one of"),
+    (["init", "he_normal", "--shape", "2", "2", "--seed", "-1"], "'seed' argument of explain must be an int >= 0"),
+    (["init", "normal(std=open('x'))", "--shape", "2", "2"], "values may use only"),
+    (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
+    ([], "the following arguments are required: COMMAND"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUTS)
+def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(*argv, *(["--save", "w.npy"] if argv[:1] == ["init"] and "--shape" in argv else []))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert message in err
+    assert os.listdir(tmp_path) == []  # nothing written
+
+
+def test_unwritable_save_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    code, out, err = run("init", "he_normal", "--shape", "2", "2", "--save", str(tmp_path / "missing" / "w.npy"))
+    assert code == 2 and out == "" and "--save must name a file in an existing folder" in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_help_and_version_exit_0(capsys) -> None:
+    assert main(["--version"]) == 0
+    assert initlab.__version__ in capsys.readouterr().out
+    assert main(["init", "--help"]) == 0
+    assert "--shape" in capsys.readouterr().out

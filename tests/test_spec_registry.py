@@ -1,0 +1,202 @@
+"""The spec syntax, the registry and the bias policies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import initlab
+from initlab import InitlabTypeError, InitlabValueError, get, get_bias
+from initlab.registry import INITIALIZERS, aliases, names
+from initlab.spec import format_spec, parse_spec
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "kwargs"),
+    [
+        ("he_normal", "he_normal", {}),
+        ("  he_normal  ", "he_normal", {}),
+        ("normal(std=0.01)", "normal", {"std": 0.01}),
+        ("xavier_uniform(gain=5/3)", "xavier_uniform", {"gain": 5 / 3}),
+        ("kaiming_normal(gain=sqrt(2))", "kaiming_normal", {"gain": math.sqrt(2)}),
+        ("normal(mean=-1e-3, std=2**-4)", "normal", {"mean": -1e-3, "std": 0.0625}),
+        ("uniform(low=-pi, high=e)", "uniform", {"low": -math.pi, "high": math.e}),
+        ("kaiming_uniform(mode='fan_out', nonlinearity=\"relu\")", "kaiming_uniform",
+         {"mode": "fan_out", "nonlinearity": "relu"}),
+        ("truncated_normal(sigmas=(-3, 3))", "truncated_normal", {"sigmas": (-3, 3)}),
+        ("truncated_normal(bounds=[-inf, 0.5])", "truncated_normal", {"bounds": (-math.inf, 0.5)}),
+        ("truncated_normal(match_std=True)", "truncated_normal", {"match_std": True}),
+        ("normal(std=exp(log(0.5)))", "normal", {"std": pytest.approx(0.5)}),
+    ],
+)
+def test_parse_spec(text: str, name: str, kwargs: dict) -> None:
+    assert parse_spec(text) == (name, kwargs)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("__import__('os').system('true')", "must start with a scheme name"),
+        ("normal(std=__import__('os'))", "values may use only"),
+        ("normal(std=os.sep)", "values may use only"),
+        ("normal(std=abs(-1))", "values may use only"),
+        ("normal(std=(lambda: 1)())", "values may use only"),
+        ("normal(0.01)", "arguments are given by keyword"),
+        ("normal(**{'std': 1})", r"\*\* is not allowed"),
+        ("normal(std=1/0)", "arithmetic failed"),
+        ("normal(std=9**9**9)", "arithmetic failed"),
+        ("normal(std=sqrt(-1))", "sqrt failed"),
+        ("normal(std='a'*3)", "arithmetic takes numbers only"),
+        ("normal(std=", "does not parse"),
+        ("normal.std", "must start with a scheme name"),
+        ("x" * 1001, "at most 1000 characters"),
+    ],
+)
+def test_parse_spec_rejects_anything_but_safe_arithmetic(text: str, why: str) -> None:
+    with pytest.raises(InitlabValueError, match=f"The 'spec' argument must be .*{why}"):
+        parse_spec(text)
+
+
+def test_parse_spec_needs_a_string() -> None:
+    with pytest.raises(InitlabValueError, match="a string"):
+        parse_spec(3)  # type: ignore[arg-type]
+
+
+def test_format_spec_round_trips() -> None:
+    for name, kwargs in [("normal", {"std": 0.01}), ("he_normal", {}), ("truncated_normal", {"sigmas": (-3.0, 3.0)})]:
+        assert parse_spec(format_spec(name, kwargs)) == (name, kwargs)
+
+
+def test_get_binds_and_calls() -> None:
+    init = get("normal(std=0.01)")
+    assert init.name == "normal" and init.kwargs == {"std": 0.01}
+    assert init.spec == "normal(std=0.01)"
+    assert get(init.spec) == init
+    w = init((3, 4), np.random.RandomState(3))
+    assert np.array_equal(w, np.random.RandomState(3).randn(3, 4) * 0.01)
+    assert init.plan((3, 4)).std == 0.01
+    assert get(init) is init
+    assert repr(init) == "Initializer('normal(std=0.01)')"
+
+
+def test_get_xavier_with_arithmetic_gain_matches_direct_call() -> None:
+    a = get("xavier_uniform(gain=5/3)")((20, 30), 7)
+    b = initlab.xavier_uniform((20, 30), 7, gain=5 / 3)
+    assert np.array_equal(a, b)
+
+
+def test_get_wraps_a_callable() -> None:
+    def mine(shape, rng, *, dtype=np.float64):
+        return np.full(shape, 0.5, dtype=dtype)
+
+    init = get(mine)
+    assert init.name == "mine"
+    assert init((2, 2)).sum() == 2.0
+    assert init.plan((2, 2)) is None
+
+
+def test_aliases_are_the_same_functions() -> None:
+    expected = {
+        "he_normal": "kaiming_normal",
+        "he_uniform": "kaiming_uniform",
+        "glorot_normal": "xavier_normal",
+        "glorot_uniform": "xavier_uniform",
+        "identity": "eye",
+    }
+    assert aliases() == expected
+    for alias, canonical in expected.items():
+        assert INITIALIZERS[alias] is INITIALIZERS[canonical]
+    assert "he_normal" not in names(include_aliases=False)
+    assert set(names()) == set(INITIALIZERS)
+
+
+def test_every_scheme_the_issue_names_is_registered() -> None:
+    required = {
+        "zeros", "ones", "constant", "normal", "uniform", "randn", "truncated_normal", "variance_scaling",
+        "xavier_uniform", "xavier_normal", "glorot_uniform", "glorot_normal", "kaiming_uniform", "kaiming_normal",
+        "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "eye", "identity", "dirac",
+        "delta_orthogonal", "sparse", "torch_default",
+    }  # fmt: skip
+    assert required <= set(names())
+
+
+def test_unknown_name_lists_valid_ones_and_the_closest() -> None:
+    with pytest.raises(InitlabValueError, match=r"must be one of .*he_normal.* Got 'he_normall' instead\. Did you mean 'he_normal'\?"):
+        get("he_normall")
+    with pytest.raises(InitlabValueError, match="Got 'qwertyuiop' instead.$"):
+        get("qwertyuiop")
+
+
+def test_unknown_argument_lists_valid_ones_and_the_closest() -> None:
+    with pytest.raises(
+        InitlabValueError,
+        match=r"'kaiming_normal' takes the arguments: a, mode, nonlinearity, gain\. Got an unknown argument 'nonlinarity'"
+        r" instead\. Did you mean 'nonlinearity'\?",
+    ):
+        get("kaiming_normal(nonlinarity='relu')")
+    with pytest.raises(InitlabValueError, match="'lecun_normal' takes the arguments: none"):
+        get("lecun_normal(gain=2)")
+    with pytest.raises(InitlabValueError, match="unknown argument 'dtype'"):
+        get("normal(dtype='float32')")
+
+
+def test_missing_required_argument() -> None:
+    with pytest.raises(InitlabValueError, match=r"'sparse' needs the argument 'sparsity' \(as in sparse\(sparsity=...\)\)"):
+        get("sparse")
+    assert get("sparse(sparsity=0.5)")((4, 3), 0).shape == (4, 3)
+
+
+def test_get_rejects_non_specs() -> None:
+    with pytest.raises(InitlabTypeError, match="'spec' argument of get must be a scheme name.* Got 3"):
+        get(3)  # type: ignore[arg-type]
+
+
+def test_bad_values_are_caught_when_called() -> None:
+    init = get("normal(std=-1)")
+    with pytest.raises(InitlabValueError, match="The 'std' argument of normal must be a finite float >= 0. Got -1"):
+        init((2, 2), 0)
+
+
+def test_register_adds_a_scheme_and_refuses_to_replace() -> None:
+    def half(shape, rng=None, *, dtype=np.float64):
+        return np.full(shape, 0.5, dtype=dtype)
+
+    initlab.register("test_half_scheme", half)
+    try:
+        assert get("test_half_scheme")((1, 2)).tolist() == [[0.5, 0.5]]
+        with pytest.raises(InitlabValueError, match="must be a new name"):
+            initlab.register("test_half_scheme", half)
+    finally:
+        del INITIALIZERS["test_half_scheme"]
+    with pytest.raises(InitlabValueError, match="must be a Python identifier"):
+        initlab.register("not a name", half)
+    with pytest.raises(InitlabTypeError, match="must be callable"):
+        initlab.register("fine_name", 3)  # type: ignore[arg-type]
+
+
+# --- bias policies ---------------------------------------------------------------------
+
+
+def test_bias_policies() -> None:
+    assert np.array_equal(get_bias("zeros")((3, 1), None, fan_in=4), np.zeros((3, 1)))
+    assert np.array_equal(get_bias("constant(value=0.1)")((3, 1), fan_in=4), np.full((3, 1), 0.1))
+    b = get_bias("normal(std=0.5)")((4, 1), np.random.RandomState(1), fan_in=4)
+    assert np.array_equal(b, np.random.RandomState(1).randn(4, 1) * 0.5)
+    u = get_bias("uniform(low=-0.2, high=0.3)")((1000, 1), 0, fan_in=4)
+    assert u.min() >= -0.2 and u.max() <= 0.3 and u.min() < -0.19 and u.max() > 0.29
+    t = get_bias("torch_default")((5000, 1), 0, fan_in=25, dtype=np.float32)
+    assert t.dtype == np.float32 and t.shape == (5000, 1)
+    assert np.abs(t).max() <= np.float32(0.2) and np.abs(t).max() > 0.199
+
+
+def test_bias_policy_errors() -> None:
+    with pytest.raises(InitlabValueError, match=r"bias policy name must be one of .* Did you mean 'zeros'\?"):
+        get_bias("zero")
+    with pytest.raises(InitlabValueError, match="'normal' takes the arguments: mean, std"):
+        get_bias("normal(sigma=1)")
+    with pytest.raises(InitlabValueError, match="The 'fan_in' argument of the torch_default bias must be an int >= 1"):
+        get_bias("torch_default")((3, 1), 0, fan_in=0)
+    with pytest.raises(InitlabTypeError, match="'spec' argument of get_bias must be a string"):
+        get_bias(None)  # type: ignore[arg-type]
