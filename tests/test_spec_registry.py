@@ -95,6 +95,8 @@ def test_get_wraps_a_callable() -> None:
     assert init.name == "mine"
     assert init((2, 2)).sum() == 2.0
     assert init.plan((2, 2)) is None
+    # a callable that uses the rng is not plannable, and plan() says so instead of failing
+    assert initlab.plan(lambda shape, rng, dtype=np.float64: rng.standard_normal(shape), (2, 2)) is None
 
 
 def test_aliases_are_the_same_functions() -> None:

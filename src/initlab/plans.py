@@ -87,8 +87,15 @@ class _Planned(Exception):
         self.plan = plan
 
 
+class _NotPlannable(Exception):
+    """Raised when a callable that is not initlab's uses the rng :func:`plan` passed."""
+
+
 class _PlanOnly:
-    """The ``rng`` that :func:`plan` passes: the initializer stops at its plan."""
+    """The ``rng`` that :func:`plan` passes: initlab's initializers stop at their plan."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise _NotPlannable(name)
 
 
 _PLAN_ONLY: Any = _PlanOnly()
@@ -98,7 +105,9 @@ def plan(initializer: Callable[..., Any], shape: ShapeLike, **kwargs: Any) -> Pl
     """The :class:`Plan` that ``initializer(shape, rng, **kwargs)`` would draw from.
 
     Arguments are validated exactly as in a real call.  Returns None for a
-    callable that is not one of initlab's initializers.
+    callable that draws without going through initlab's :func:`draw`.  (A
+    callable that wraps an initlab initializer gets the plan of the first one it
+    calls, whatever it does with the result: plan such wrappers yourself.)
 
     >>> from initlab import kaiming_normal
     >>> p = plan(kaiming_normal, (256, 512), nonlinearity="relu")
@@ -109,6 +118,8 @@ def plan(initializer: Callable[..., Any], shape: ShapeLike, **kwargs: Any) -> Pl
         initializer(shape, _PLAN_ONLY, **kwargs)
     except _Planned as planned:
         return planned.plan
+    except _NotPlannable:
+        return None
     return None
 
 

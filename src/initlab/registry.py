@@ -89,7 +89,9 @@ class Initializer:
         return self.fn(shape, rng, dtype=dtype, **self.kwargs)
 
     def plan(self, shape: ShapeLike) -> _init.Plan | None:
-        """What a call on ``shape`` would draw (see :func:`initlab.init.plan`)."""
+        """What a call on ``shape`` would draw (see :func:`initlab.plans.plan`); None for a user's callable."""
+        if not getattr(self.fn, "__module__", "").startswith("initlab."):
+            return None
         return _init.plan(self.fn, shape, **self.kwargs)
 
     def __repr__(self) -> str:
