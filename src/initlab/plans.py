@@ -95,6 +95,8 @@ class _PlanOnly:
     """The ``rng`` that :func:`plan` passes: initlab's initializers stop at their plan."""
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # introspection (doctest, copy, pickle) sees a plain object
+            raise AttributeError(name)
         raise _NotPlannable(name)
 
 

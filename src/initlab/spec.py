@@ -123,4 +123,10 @@ def format_spec(name: str, kwargs: dict[str, Any]) -> str:
     """
     if not kwargs:
         return name
-    return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+    def text(v: Any) -> str:  # numpy scalars print as np.float64(...): write the plain number
+        if isinstance(v, tuple):
+            return "(" + ", ".join(text(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+        return repr(v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v)
+
+    return f"{name}({', '.join(f'{k}={text(v)}' for k, v in kwargs.items())})"

@@ -1,0 +1,329 @@
+"""The transparent engine: a fully connected network in the course's notation.
+
+Shapes (the course's notation, examples as columns)::
+
+    X        (n_0, m)                  A[0] = X
+    W[l]     (n_l, n_{l-1})            b[l]   (n_l, 1)
+    Z[l] = W[l] @ A[l-1] + b[l]        (n_l, m)
+    A[l] = g_l(Z[l])                   for the hidden layers l < L
+    Z[L]                               the logits, handed to the loss
+
+Ensembles: every parameter may carry one leading model axis ``M`` (``W[l]`` is
+``(M, n_l, n_{l-1})``), and then so do ``Z``, ``A`` and the gradients; ``X`` stays
+``(n_0, m)`` and is shared.  The same lines of code train one model or ``M`` in
+lockstep (``@`` broadcasts over the model axis).
+
+Parameters are a dict ``{"W1": ..., "b1": ..., "W2": ...}`` as in the course;
+gradients are ``{"dW1": ..., "db1": ...}``.  Every function takes the array namespace
+``xp`` (numpy by default, torch's through array-api-compat), see :mod:`initlab.backend`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validation import InitlabValueError, check_dtype, check_int
+from .activations import Activation, get_activation
+from .losses import Loss, get_loss
+from .registry import get, get_bias
+from .seeding import as_rng
+
+__all__ = [
+    "MLP",
+    "SymmetryWarning",
+    "backward",
+    "forward",
+    "gradient_check",
+    "init_ensemble",
+    "init_params",
+    "n_layers",
+]
+
+Params = dict[str, Any]
+Cache = tuple[Any, Any, Any]  # (A[l-1], Z[l], A[l]) of one layer
+
+
+class SymmetryWarning(UserWarning):
+    """The units of a layer start identical: they will stay identical under gradient descent."""
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A fully connected network's architecture: layer sizes, hidden activations, loss.
+
+    ``layer_dims = [n_0, n_1, ..., n_L]``; ``hidden`` holds one activation per hidden
+    layer (``L - 1`` of them); the output layer's activation is the loss's own
+    (sigmoid for ``bce``, softmax for ``softmax_ce``, identity for ``mse``).
+    """
+
+    layer_dims: tuple[int, ...]
+    hidden: tuple[Activation, ...]
+    loss: Loss
+
+    @classmethod
+    def make(
+        cls,
+        layer_dims: Sequence[int],
+        hidden: str | Activation | Sequence[str | Activation] = "relu",
+        loss: str | Loss = "bce",
+    ) -> MLP:
+        """Build from names: ``MLP.make([2, 10, 5, 1], "relu", "bce")``; ``hidden`` may be one per layer."""
+        dims = tuple(check_int(d, "layer_dims", "MLP", low=1) for d in layer_dims)
+        if len(dims) < 2:
+            raise InitlabValueError(
+                "The 'layer_dims' argument of MLP must list at least 2 sizes [n_0, ..., n_L]. "
+                f"Got {list(layer_dims)!r} instead."
+            )
+        n_hidden = len(dims) - 2
+        if isinstance(hidden, (str, Activation)):
+            acts = tuple(get_activation(hidden) for _ in range(n_hidden))
+        else:
+            acts = tuple(get_activation(h) for h in hidden)
+            if len(acts) != n_hidden:
+                raise InitlabValueError(
+                    f"The 'hidden' argument of MLP must give one activation per hidden layer ({n_hidden} for "
+                    f"layer_dims {list(dims)}). Got {len(acts)} instead."
+                )
+        return cls(dims, acts, get_loss(loss))
+
+    @property
+    def n_layers(self) -> int:
+        """``L``, the number of weight layers."""
+        return len(self.layer_dims) - 1
+
+
+def n_layers(params: Params) -> int:
+    """The number of weight layers ``L`` of a parameter dict."""
+    return sum(1 for key in params if key.startswith("W"))
+
+
+# --- initialization -----------------------------------------------------------------------
+
+
+def _per_layer(value: Any, n: int, arg: str) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise InitlabValueError(
+                f"The {arg!r} argument must be one spec for every layer or a list of {n} (one per layer). "
+                f"Got a list of {len(value)} instead."
+            )
+        return list(value)
+    return [value] * n
+
+
+def _check_symmetry(params: Params, n_layers_: int) -> None:
+    """Warn when a layer's units start identical (same incoming weights and bias)."""
+    for l in range(1, n_layers_ + 1):
+        w, b = params[f"W{l}"], params[f"b{l}"]
+        if w.shape[-2] < 2:
+            continue
+        wb = np.concatenate([w, b], axis=-1)  # one row per unit: its incoming weights and its bias
+        if np.all(wb == wb[..., :1, :]):
+            warnings.warn(
+                f"All {w.shape[-2]} units of layer {l} start with identical weights and biases: they will compute "
+                "the same function and receive the same gradient at every step, so the layer acts as one unit "
+                "(the symmetry problem). Draw W randomly (e.g. 'he_normal' or 'randn(scale=0.01)').",
+                SymmetryWarning,
+                stacklevel=3,
+            )
+
+
+def _draw_layers(
+    layer_dims: tuple[int, ...], weights: Any, biases: Any, rng: Any, dtype: Any, out: Params | None, k: int | None
+) -> Params:
+    """Draw W[1], b[1], W[2], b[2], ... in that order from one stream (into ``out[...][k]`` for an ensemble)."""
+    n = len(layer_dims) - 1
+    w_specs = [get(s) for s in _per_layer(weights, n, "weights")]
+    b_specs = [get_bias(s) if isinstance(s, str) else s for s in _per_layer(biases, n, "biases")]
+    params: Params = {} if out is None else out
+    for l in range(1, n + 1):
+        shape = (layer_dims[l], layer_dims[l - 1])
+        w = w_specs[l - 1](shape, rng, dtype=dtype)
+        b = b_specs[l - 1]((layer_dims[l], 1), rng, fan_in=layer_dims[l - 1], dtype=dtype)
+        if k is None:
+            params[f"W{l}"], params[f"b{l}"] = w, b
+        else:
+            params[f"W{l}"][k], params[f"b{l}"][k] = w, b
+    return params
+
+
+def init_params(
+    layer_dims: Sequence[int],
+    *,
+    weights: Any,
+    biases: Any = "zeros",
+    rng: Any = 0,
+    dtype: Any = np.float64,
+) -> Params:
+    """Parameters ``{"W1", "b1", ..., "WL", "bL"}`` for ``layer_dims = [n_0, ..., n_L]``.
+
+    ``weights`` is an initializer, a spec (``"he_normal"``, ``"randn(scale=0.01)"``) or
+    a list with one per layer; ``biases`` a bias policy spec (``"zeros"``,
+    ``"normal(std=0.1)"``, ``"torch_default"``) or a list.  Draws are taken from
+    ``rng`` in the order ``W1, b1, W2, b2, ...``, so with ``rng=np.random.RandomState(3)``
+    and ``weights=[f"normal(std={f})" ...]`` this is the course's
+    ``np.random.seed(3); W[l] = np.random.randn(n_l, n_{l-1}) * f`` bit for bit.
+
+    Warns with :class:`SymmetryWarning` when a layer's units start identical.
+
+    >>> p = init_params([2, 4, 1], weights="randn", rng=np.random.RandomState(3))
+    >>> p["W1"].shape, p["b1"].shape, p["W2"].shape
+    ((4, 2), (4, 1), (1, 4))
+    """
+    dims = MLP.make(layer_dims, "linear").layer_dims
+    params = _draw_layers(
+        dims, weights, biases, as_rng(rng, "init_params"), check_dtype(dtype, "init_params"), None, None
+    )
+    _check_symmetry(params, len(dims) - 1)
+    return params
+
+
+def init_ensemble(
+    layer_dims: Sequence[int],
+    *,
+    seeds: Sequence[int],
+    weights: Any,
+    biases: Any = "zeros",
+    dtype: Any = np.float64,
+) -> Params:
+    """Parameters of ``M = len(seeds)`` models stacked on a leading axis: ``W[l]`` is ``(M, n_l, n_{l-1})``.
+
+    Model ``k`` is drawn from its own stream ``default_rng(seeds[k])`` straight into
+    its slice of the stack, with the fans of one model, so it is bit for bit
+    ``init_params(layer_dims, ..., rng=seeds[k])``.  ``weights`` and ``biases`` are
+    one spec for all models, or a list of exactly ``M`` entries, one per model (each
+    may itself be a per-layer list), so models may differ in initializer, scale and
+    bias policy.  For per-layer specs shared by every model, pass ``[per_layer] * M``.
+
+    >>> p = init_ensemble([2, 3, 1], seeds=[0, 1], weights="xavier_normal")
+    >>> p["W1"].shape, bool((p["W1"][1] == init_params([2, 3, 1], weights="xavier_normal", rng=1)["W1"]).all())
+    ((2, 3, 2), True)
+    """
+    dims = MLP.make(layer_dims, "linear").layer_dims
+    dt = check_dtype(dtype, "init_ensemble")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or len(seeds) < 1:
+        raise InitlabValueError(
+            f"The 'seeds' argument of init_ensemble must be a non-empty list of ints. Got {seeds!r}."
+        )
+    m = len(seeds)
+
+    def per_model(value: Any, arg: str) -> list[Any]:
+        if not isinstance(value, (list, tuple)):
+            return [value] * m
+        if len(value) != m:
+            raise InitlabValueError(
+                f"The {arg!r} argument of init_ensemble must be one spec for all models or a list of {m} "
+                f"(one per model). Got a list of {len(value)} instead."
+            )
+        return list(value)
+
+    w_per, b_per = per_model(weights, "weights"), per_model(biases, "biases")
+    out: Params = {}
+    for l in range(1, len(dims)):
+        out[f"W{l}"] = np.empty((m, dims[l], dims[l - 1]), dtype=dt)
+        out[f"b{l}"] = np.empty((m, dims[l], 1), dtype=dt)
+    for k, seed in enumerate(seeds):
+        _draw_layers(dims, w_per[k], b_per[k], as_rng(seed, "init_ensemble"), dt, out, k)
+    _check_symmetry(out, len(dims) - 1)
+    return out
+
+
+# --- forward and backward -------------------------------------------------------------------
+
+
+def forward(net: MLP, params: Params, X: Any, xp: Any = np) -> tuple[Any, list[Cache]]:
+    """Run the network: returns the logits ``Z[L]`` and one cache ``(A[l-1], Z[l], A[l])`` per layer.
+
+    ``A[L]`` in the last cache is the logits too; the loss's ``output`` turns them
+    into predictions.
+    """
+    caches: list[Cache] = []
+    A = X
+    L = net.n_layers
+    for l in range(1, L + 1):
+        Z = params[f"W{l}"] @ A + params[f"b{l}"]  # (n_l, m), or (M, n_l, m)
+        A_next = net.hidden[l - 1].forward(xp, Z) if l < L else Z
+        caches.append((A, Z, A_next))
+        A = A_next
+    return A, caches
+
+
+def backward(net: MLP, params: Params, caches: list[Cache], dZL: Any, xp: Any = np) -> Params:
+    """Backpropagate ``dZ[L] = dLoss/dZ[L]``: returns ``{"dW1", "db1", ...}``.
+
+    For each layer, from the last::
+
+        dZ[l]   = dA[l] * g_l'(Z[l])          (l < L)
+        dW[l]   = dZ[l] @ A[l-1]^T            (n_l, n_{l-1})
+        db[l]   = sum of dZ[l] over examples  (n_l, 1)
+        dA[l-1] = W[l]^T @ dZ[l]              (n_{l-1}, m)
+    """
+    grads: Params = {}
+    dZ = dZL
+    for l in range(net.n_layers, 0, -1):
+        A_prev = caches[l - 1][0]
+        grads[f"dW{l}"] = dZ @ _T(A_prev)  # (n_l, n_{l-1}), or (M, n_l, n_{l-1})
+        grads[f"db{l}"] = xp.sum(dZ, axis=-1, keepdims=True)  # (n_l, 1)
+        if l > 1:
+            dA_prev = _T(params[f"W{l}"]) @ dZ  # (n_{l-1}, m)
+            _, Z_prev, _ = caches[l - 2]
+            dZ = dA_prev * net.hidden[l - 2].derivative(xp, Z_prev, A_prev)  # dZ[l-1] = dA[l-1] * g'(Z[l-1])
+    return {key: grads[key] for l in range(1, net.n_layers + 1) for key in (f"dW{l}", f"db{l}")}
+
+
+def _T(a: Any) -> Any:
+    """The transpose of the last two axes (a matrix, or a stack of them)."""
+    return a.mT
+
+
+def loss_and_grads(net: MLP, params: Params, X: Any, Y: Any, xp: Any = np) -> tuple[Any, Params]:
+    """The loss (one per model) and the gradients of one full-batch step."""
+    ZL, caches = forward(net, params, X, xp)
+    return net.loss.value(xp, ZL, Y), backward(net, params, caches, net.loss.grad(xp, ZL, Y), xp)
+
+
+# --- gradient check ---------------------------------------------------------------------------
+
+
+def gradient_check(net: MLP, params: Params, X: Any, Y: Any, *, eps: float = 1e-6) -> float:
+    """Relative error between backprop's gradient and central differences, in float64.
+
+    ``||g - g_num|| / (||g|| + ||g_num||)`` over all parameters (the course's
+    formula), with ``g_num = (J(theta + eps) - J(theta - eps)) / (2 eps)`` one
+    parameter at a time.  Below 1e-7 means backprop is right.  Single model only;
+    cost is two forward passes per parameter, so keep the net small.
+
+    >>> net = MLP.make([3, 4, 1], "tanh")
+    >>> p = init_params(net.layer_dims, weights="xavier_normal", biases="normal(std=0.1)", rng=0)
+    >>> rng = np.random.default_rng(1)
+    >>> X, Y = rng.standard_normal((3, 5)), (rng.random((1, 5)) > 0.5).astype(float)
+    >>> gradient_check(net, p, X, Y) < 1e-7
+    True
+    """
+    p64 = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    _, grads = loss_and_grads(net, p64, X64, Y64)
+
+    def cost() -> float:
+        return float(net.loss.value(np, forward(net, p64, X64)[0], Y64))
+
+    analytic, numeric = [], []
+    for key, value in p64.items():
+        flat = value.reshape(-1)  # a view: editing it edits the parameter
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            plus = cost()
+            flat[i] = old - eps
+            minus = cost()
+            flat[i] = old
+            numeric.append((plus - minus) / (2 * eps))
+        analytic.append(grads["d" + key].reshape(-1))
+    g, g_num = np.concatenate(analytic), np.array(numeric)
+    denom = np.linalg.norm(g) + np.linalg.norm(g_num)
+    return 0.0 if denom == 0 else float(np.linalg.norm(g - g_num) / denom)

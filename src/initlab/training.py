@@ -1,0 +1,193 @@
+"""Full-batch training with a record of what happens inside, for one model or an ensemble.
+
+:func:`train` runs gradient steps and returns a :class:`History`: the loss of
+every model at every step, and every ``record_every`` steps, per layer and per
+model, the statistics that tell whether a start is healthy:
+
+===================  =================================================================
+metric               meaning (layer ``l``, one model)
+===================  =================================================================
+``act_mean``         mean of ``A[l]`` over units and examples (``A[L]`` is the output)
+``act_std``          standard deviation of ``A[l]`` over units and examples
+``saturated``        share of units x examples with ``g'(z) < 0.02 g'(0)`` (tanh,
+                     sigmoid only: for tanh, ``|a| > 0.99``); NaN for other activations
+``dead``             share of units that are 0 on every example (relu only); NaN otherwise
+``dgz_mean``         mean of ``g'(Z[l])`` over units and examples (hidden layers)
+``grad_norm``        ``||dW[l]||`` (Frobenius)
+``grad_ratio``       ``||dW[l]|| / ||W[l]||``
+===================  =================================================================
+
+A model whose loss is not finite is marked ``diverged`` at the first such step;
+the other models of the ensemble train on (the models never mix: each has its
+own slice of every array).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_int
+from .backend import namespace, to_numpy
+from .mlp import MLP, Cache, Params, backward, forward
+from .optim import Optimizer, get_optimizer
+
+__all__ = ["METRICS", "SATURATION_FRACTION", "History", "StepInfo", "layer_stats", "train"]
+
+#: A tanh/sigmoid unit counts as saturated where g'(z) is below this fraction of g'(0).
+SATURATION_FRACTION = 0.02
+
+METRICS = ("act_mean", "act_std", "saturated", "dead", "dgz_mean", "grad_norm", "grad_ratio")
+
+
+@dataclass
+class StepInfo:
+    """What a callback sees at a recorded step (arrays on the training backend)."""
+
+    step: int
+    params: Params
+    caches: list[Cache]
+    grads: Params
+    loss: Any
+
+
+@dataclass
+class History:
+    """The record of one :func:`train` call; the model axis is always there (``M = 1`` for one model).
+
+    ``loss`` is ``(steps, M)``; ``stats[metric]`` is ``(R, M, L)`` at the steps
+    ``record_steps`` (``R`` of them); ``diverged_at[k]`` is the first step whose loss
+    was not finite, or -1.
+    """
+
+    loss: np.ndarray
+    record_steps: np.ndarray
+    stats: dict[str, np.ndarray]
+    diverged_at: np.ndarray
+    extra: list[Any] = field(default_factory=list)
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """One bool per model."""
+        return self.diverged_at >= 0
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """The tidy table: one dict per model x step x layer x metric (loss rows have layer 0)."""
+        steps, models = self.loss.shape
+        for t in range(steps):
+            for k in range(models):
+                yield {"model": k, "step": t, "layer": 0, "metric": "loss", "value": float(self.loss[t, k])}
+        for r, t in enumerate(self.record_steps):
+            for metric, values in self.stats.items():
+                for k in range(values.shape[1]):
+                    for l in range(values.shape[2]):
+                        v = float(values[r, k, l])
+                        yield {"model": k, "step": int(t), "layer": l + 1, "metric": metric, "value": v}
+
+
+def _norm(xp: Any, a: Any) -> Any:
+    """Frobenius norm over the last two axes (one per model)."""
+    return xp.sqrt(xp.sum(a * a, axis=(-2, -1)))
+
+
+def layer_stats(net: MLP, params: Params, caches: list[Cache], grads: Params, xp: Any = np) -> dict[str, np.ndarray]:
+    """The :data:`METRICS` of one step, each ``(M, L)`` (``M = 1`` for a single model), as numpy."""
+    L = net.n_layers
+    ensemble = params["W1"].ndim == 3
+    out: dict[str, list[Any]] = {m: [] for m in METRICS}
+    for l in range(1, L + 1):
+        _, Z, A = caches[l - 1]
+        act = net.loss.output(xp, Z) if l == L else A
+        axes = (-2, -1)
+        mean = xp.mean(act, axis=axes)
+        out["act_mean"].append(mean)
+        out["act_std"].append(xp.sqrt(xp.mean((act - xp.reshape(mean, (*mean.shape, 1, 1))) ** 2, axis=axes)))
+        nan = xp.full(mean.shape, math.nan, dtype=mean.dtype) if ensemble else math.nan
+        if l < L:
+            g = net.hidden[l - 1]
+            dgz = g.derivative(xp, Z, A)
+            out["dgz_mean"].append(xp.mean(dgz, axis=axes))
+            if g.saturating:
+                dg0 = g.derivative(xp, xp.zeros_like(Z[..., :1, :1]), g.forward(xp, xp.zeros_like(Z[..., :1, :1])))
+                flat = xp.astype(dgz < SATURATION_FRACTION * dg0, Z.dtype)
+                out["saturated"].append(xp.mean(flat, axis=axes))
+            else:
+                out["saturated"].append(nan)
+            if g.can_die:
+                alive = xp.any(A != 0, axis=-1)  # (n_l,) per model: active on some example
+                out["dead"].append(1.0 - xp.mean(xp.astype(alive, Z.dtype), axis=-1))
+            else:
+                out["dead"].append(nan)
+        else:
+            for metric in ("dgz_mean", "saturated", "dead"):
+                out[metric].append(nan)
+        gn = _norm(xp, grads[f"dW{l}"])
+        out["grad_norm"].append(gn)
+        out["grad_ratio"].append(gn / _norm(xp, params[f"W{l}"]))
+    result = {}
+    for metric, per_layer in out.items():
+        cols = [np.atleast_1d(to_numpy(v)).astype(np.float64) for v in per_layer]
+        result[metric] = np.stack(cols, axis=-1)  # (M, L)
+    return result
+
+
+def train(
+    net: MLP,
+    params: Params,
+    X: Any,
+    Y: Any,
+    *,
+    steps: int = 1000,
+    optimizer: str | Optimizer = "gd",
+    lr: Any = 0.01,
+    record_every: int = 100,
+    callback: Callable[[StepInfo], Any] | None = None,
+) -> History:
+    """Train ``params`` (updated in place) for ``steps`` full-batch steps on ``X``, ``Y``.
+
+    ``optimizer`` is a name (``gd``, ``momentum``, ``adam``, taking ``lr``: a float or one
+    per model) or an :class:`~initlab.optim.Optimizer`.  Every ``record_every`` steps
+    (and at the last step) the :data:`METRICS` are recorded and ``callback(StepInfo)``
+    is called; whatever it returns is kept in ``History.extra``.  ``record_every=0``
+    records nothing but the loss.  The arrays may be numpy or torch (see
+    :mod:`initlab.backend`); the history is numpy.
+
+    >>> from initlab.mlp import init_params
+    >>> net = MLP.make([2, 8, 1], "tanh")
+    >>> p = init_params(net.layer_dims, weights="xavier_normal", rng=0)
+    >>> X = np.array([[0.0, 0, 1, 1], [0, 1, 0, 1]]); Y = np.array([[0.0, 1, 1, 0]])
+    >>> h = train(net, p, X, Y, steps=2000, lr=1.0, record_every=1000)
+    >>> bool(h.loss[-1, 0] < 0.01), h.record_steps.tolist(), h.stats["act_std"].shape
+    (True, [0, 1000, 1999], (3, 1, 2))
+    """
+    steps = check_int(steps, "steps", "train", low=1)
+    record_every = check_int(record_every, "record_every", "train", low=0)
+    opt = get_optimizer(optimizer, lr)
+    xp = namespace(params["W1"])
+    n_models = params["W1"].shape[0] if params["W1"].ndim == 3 else 1
+    losses = np.empty((steps, n_models))
+    records: list[int] = []
+    stats: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
+    extra: list[Any] = []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is data, not an error
+        for t in range(steps):
+            ZL, caches = forward(net, params, X, xp)
+            loss = net.loss.value(xp, ZL, Y)
+            grads = backward(net, params, caches, net.loss.grad(xp, ZL, Y), xp)
+            losses[t] = to_numpy(loss)
+            if record_every and (t % record_every == 0 or t == steps - 1):
+                records.append(t)
+                for metric, values in layer_stats(net, params, caches, grads, xp).items():
+                    stats[metric].append(values)
+                if callback is not None:
+                    extra.append(callback(StepInfo(t, params, caches, grads, loss)))
+            opt.step(params, grads, xp)
+    finite = np.isfinite(losses)
+    diverged_at = np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
+    n_layers = net.n_layers
+    stacked = {m: np.stack(v) if v else np.empty((0, n_models, n_layers)) for m, v in stats.items()}
+    return History(losses, np.asarray(records, dtype=int), stacked, diverged_at, extra)
