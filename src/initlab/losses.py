@@ -22,7 +22,17 @@ from typing import Any
 
 from ._validation import check_choice
 
-__all__ = ["LOSSES", "Loss", "course_cost", "get_loss"]
+__all__ = ["LOSSES", "Loss", "course_cost", "get_loss", "sum2"]
+
+
+def sum2(xp: Any, a: Any) -> Any:
+    """Sum over the last two axes, one axis at a time.
+
+    numpy's multi-axis reductions add in an order that depends on the array's
+    layout, so a model alone and the same model in an ensemble would round
+    differently; one axis at a time, both add in the same order (same bits).
+    """
+    return xp.sum(xp.sum(a, axis=-1), axis=-1)
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,7 @@ def _sigmoid(xp: Any, z: Any) -> Any:
 def _bce(xp: Any, z: Any, y: Any) -> Any:
     # -y log s(z) - (1 - y) log(1 - s(z)), rewritten so that no exp overflows and no log sees 0
     per_example = xp.where(z > 0, z, 0.0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
-    return xp.sum(per_example, axis=(-2, -1)) / z.shape[-1]
+    return sum2(xp, per_example) / z.shape[-1]
 
 
 def _d_bce(xp: Any, z: Any, y: Any) -> Any:  # dL/dZ = (sigmoid(Z) - Y) / m
@@ -63,7 +73,7 @@ def _softmax(xp: Any, z: Any) -> Any:
 
 
 def _softmax_ce(xp: Any, z: Any, y: Any) -> Any:
-    return -xp.sum(y * _log_softmax(xp, z), axis=(-2, -1)) / z.shape[-1]
+    return -sum2(xp, y * _log_softmax(xp, z)) / z.shape[-1]
 
 
 def _d_softmax_ce(xp: Any, z: Any, y: Any) -> Any:  # dL/dZ = (softmax(Z) - Y) / m
@@ -72,7 +82,7 @@ def _d_softmax_ce(xp: Any, z: Any, y: Any) -> Any:  # dL/dZ = (softmax(Z) - Y) /
 
 def _mse(xp: Any, z: Any, y: Any) -> Any:
     d = z - y
-    return xp.sum(d * d, axis=(-2, -1)) / (z.shape[-1] * z.shape[-2])
+    return sum2(xp, d * d) / (z.shape[-1] * z.shape[-2])
 
 
 def _d_mse(xp: Any, z: Any, y: Any) -> Any:  # dL/dZ = 2 (Z - Y) / (n_L m)

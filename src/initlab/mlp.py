@@ -36,12 +36,15 @@ from .seeding import as_rng
 __all__ = [
     "MLP",
     "SymmetryWarning",
+    "accuracy",
     "backward",
     "forward",
     "gradient_check",
     "init_ensemble",
     "init_params",
+    "loss_and_grads",
     "n_layers",
+    "predict",
 ]
 
 Params = dict[str, Any]
@@ -279,6 +282,23 @@ def backward(net: MLP, params: Params, caches: list[Cache], dZL: Any, xp: Any = 
 def _T(a: Any) -> Any:
     """The transpose of the last two axes (a matrix, or a stack of them)."""
     return a.mT
+
+
+def predict(net: MLP, params: Params, X: Any, xp: Any = np) -> Any:
+    """Predicted labels: ``A[L] > 0.5`` for ``bce`` (as floats), the argmax class one-hot for ``softmax_ce``,
+    ``A[L]`` itself for ``mse``."""
+    ZL, _ = forward(net, params, X, xp)
+    if net.loss.name == "bce":
+        return xp.astype(ZL > 0, ZL.dtype)  # sigmoid(z) > 0.5  <=>  z > 0
+    if net.loss.name == "softmax_ce":
+        return xp.astype(ZL == xp.max(ZL, axis=-2, keepdims=True), ZL.dtype)
+    return ZL
+
+
+def accuracy(net: MLP, params: Params, X: Any, Y: Any, xp: Any = np) -> Any:
+    """Share of examples classified right (one number per model): all outputs must match."""
+    right = xp.all(predict(net, params, X, xp) == Y, axis=-2)
+    return xp.mean(xp.astype(right, X.dtype if hasattr(X, "dtype") else float), axis=-1)
 
 
 def loss_and_grads(net: MLP, params: Params, X: Any, Y: Any, xp: Any = np) -> tuple[Any, Params]:

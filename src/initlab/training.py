@@ -33,6 +33,7 @@ import numpy as np
 
 from ._validation import check_int
 from .backend import namespace, to_numpy
+from .losses import sum2
 from .mlp import MLP, Cache, Params, backward, forward
 from .optim import Optimizer, get_optimizer
 
@@ -91,7 +92,12 @@ class History:
 
 def _norm(xp: Any, a: Any) -> Any:
     """Frobenius norm over the last two axes (one per model)."""
-    return xp.sqrt(xp.sum(a * a, axis=(-2, -1)))
+    return xp.sqrt(sum2(xp, a * a))
+
+
+def _mean2(xp: Any, a: Any) -> Any:
+    """Mean over the last two axes (one per model)."""
+    return sum2(xp, a) / (a.shape[-1] * a.shape[-2])
 
 
 def layer_stats(net: MLP, params: Params, caches: list[Cache], grads: Params, xp: Any = np) -> dict[str, np.ndarray]:
@@ -102,19 +108,18 @@ def layer_stats(net: MLP, params: Params, caches: list[Cache], grads: Params, xp
     for l in range(1, L + 1):
         _, Z, A = caches[l - 1]
         act = net.loss.output(xp, Z) if l == L else A
-        axes = (-2, -1)
-        mean = xp.mean(act, axis=axes)
+        mean = _mean2(xp, act)
         out["act_mean"].append(mean)
-        out["act_std"].append(xp.sqrt(xp.mean((act - xp.reshape(mean, (*mean.shape, 1, 1))) ** 2, axis=axes)))
+        out["act_std"].append(xp.sqrt(_mean2(xp, (act - xp.reshape(mean, (*mean.shape, 1, 1))) ** 2)))
         nan = xp.full(mean.shape, math.nan, dtype=mean.dtype) if ensemble else math.nan
         if l < L:
             g = net.hidden[l - 1]
             dgz = g.derivative(xp, Z, A)
-            out["dgz_mean"].append(xp.mean(dgz, axis=axes))
+            out["dgz_mean"].append(_mean2(xp, dgz))
             if g.saturating:
                 dg0 = g.derivative(xp, xp.zeros_like(Z[..., :1, :1]), g.forward(xp, xp.zeros_like(Z[..., :1, :1])))
                 flat = xp.astype(dgz < SATURATION_FRACTION * dg0, Z.dtype)
-                out["saturated"].append(xp.mean(flat, axis=axes))
+                out["saturated"].append(_mean2(xp, flat))
             else:
                 out["saturated"].append(nan)
             if g.can_die:
