@@ -124,7 +124,9 @@ def test_gain_errors() -> None:
         gain("leaky_relu", True)  # type: ignore[arg-type]
     with pytest.raises(InitlabValueError, match="'param' argument of gain must be a finite float. Got nan"):
         gain("leaky_relu", float("nan"))
-    with pytest.raises(InitlabValueError, match="'param' argument of gain must be None when 'activation' is a callable"):
+    with pytest.raises(
+        InitlabValueError, match="'param' argument of gain must be None when 'activation' is a callable"
+    ):
         gain(np.tanh, 1.0)
     with pytest.raises(InitlabValueError, match="same shape"):
         gain(lambda z: 1.0)

@@ -23,8 +23,11 @@ from initlab.spec import format_spec, parse_spec
         ("kaiming_normal(gain=sqrt(2))", "kaiming_normal", {"gain": math.sqrt(2)}),
         ("normal(mean=-1e-3, std=2**-4)", "normal", {"mean": -1e-3, "std": 0.0625}),
         ("uniform(low=-pi, high=e)", "uniform", {"low": -math.pi, "high": math.e}),
-        ("kaiming_uniform(mode='fan_out', nonlinearity=\"relu\")", "kaiming_uniform",
-         {"mode": "fan_out", "nonlinearity": "relu"}),
+        (
+            "kaiming_uniform(mode='fan_out', nonlinearity=\"relu\")",
+            "kaiming_uniform",
+            {"mode": "fan_out", "nonlinearity": "relu"},
+        ),
         ("truncated_normal(sigmas=(-3, 3))", "truncated_normal", {"sigmas": (-3, 3)}),
         ("truncated_normal(bounds=[-inf, 0.5])", "truncated_normal", {"bounds": (-math.inf, 0.5)}),
         ("truncated_normal(match_std=True)", "truncated_normal", {"match_std": True}),
@@ -125,7 +128,9 @@ def test_every_scheme_the_issue_names_is_registered() -> None:
 
 
 def test_unknown_name_lists_valid_ones_and_the_closest() -> None:
-    with pytest.raises(InitlabValueError, match=r"must be one of .*he_normal.* Got 'he_normall' instead\. Did you mean 'he_normal'\?"):
+    with pytest.raises(
+        InitlabValueError, match=r"must be one of .*he_normal.* Got 'he_normall' instead\. Did you mean 'he_normal'\?"
+    ):
         get("he_normall")
     with pytest.raises(InitlabValueError, match="Got 'qwertyuiop' instead.$"):
         get("qwertyuiop")
@@ -145,7 +150,9 @@ def test_unknown_argument_lists_valid_ones_and_the_closest() -> None:
 
 
 def test_missing_required_argument() -> None:
-    with pytest.raises(InitlabValueError, match=r"'sparse' needs the argument 'sparsity' \(as in sparse\(sparsity=...\)\)"):
+    with pytest.raises(
+        InitlabValueError, match=r"'sparse' needs the argument 'sparsity' \(as in sparse\(sparsity=...\)\)"
+    ):
         get("sparse")
     assert get("sparse(sparsity=0.5)")((4, 3), 0).shape == (4, 3)
 
