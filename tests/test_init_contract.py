@@ -219,11 +219,6 @@ def test_plan_of_a_foreign_callable_is_none():
     assert initlab.plan(mine, (2, 3)) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan() does not validate dtype: plan(normal, (4, 3), dtype=np.int32) returns a Plan, "
-    "while normal((4, 3), 0, dtype=np.int32) raises InitlabTypeError (plan's doc: validated exactly as a real call)",
-)
 @pytest.mark.parametrize("name", ["normal", "xavier_uniform", "eye"])
 def test_plan_validates_dtype_like_a_call(name):
     with pytest.raises(initlab.InitlabTypeError, match="'dtype' argument"):

@@ -112,7 +112,7 @@ def _split(name: str, X: np.ndarray, Y: np.ndarray, test_fraction: float, seed: 
     """Shuffle the columns with ``default_rng(seed)`` and keep ``test_fraction`` of them for test."""
     m = X.shape[1]
     order = np.random.default_rng(seed).permutation(m)
-    n_test = int(round(m * test_fraction))
+    n_test = round(m * test_fraction)
     test, train = order[:n_test], order[n_test:]
     if n_test == 0:
         return Dataset(name, X[:, train], Y[:, train])

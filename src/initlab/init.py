@@ -84,9 +84,13 @@ def constant(shape: ShapeLike, rng: RNGLike | None = None, *, value: float = 0.0
     array([[0.5, 0.5, 0.5],
            [0.5, 0.5, 0.5]])
     """
-    dims = check_shape(shape, "constant")
-    value = check_float(value, "value", "constant")
-    return draw(Plan("constant", "constant", dims, f"W = {value:g}", value, 0.0, value, value), rng, dtype)
+    return _constant("constant", shape, rng, value, dtype)
+
+
+def _constant(scheme: str, shape: ShapeLike, rng: Any, value: Any, dtype: Any) -> np.ndarray:
+    dims = check_shape(shape, scheme)
+    value = check_float(value, "value", scheme)
+    return draw(Plan(scheme, "constant", dims, f"W = {value:g}", value, 0.0, value, value), rng, dtype)
 
 
 def zeros(shape: ShapeLike, rng: RNGLike | None = None, *, dtype: Any = F64) -> np.ndarray:
@@ -96,7 +100,7 @@ def zeros(shape: ShapeLike, rng: RNGLike | None = None, *, dtype: Any = F64) -> 
     array([[0., 0.],
            [0., 0.]])
     """
-    return constant(shape, rng, value=0.0, dtype=dtype)
+    return _constant("zeros", shape, rng, 0.0, dtype)
 
 
 def ones(shape: ShapeLike, rng: RNGLike | None = None, *, dtype: Any = F64) -> np.ndarray:
@@ -105,7 +109,7 @@ def ones(shape: ShapeLike, rng: RNGLike | None = None, *, dtype: Any = F64) -> n
     >>> ones((1, 3))
     array([[1., 1., 1.]])
     """
-    return constant(shape, rng, value=1.0, dtype=dtype)
+    return _constant("ones", shape, rng, 1.0, dtype)
 
 
 # --- plain distributions -------------------------------------------------------------
@@ -121,10 +125,15 @@ def normal(shape: ShapeLike, rng: RNGLike, *, mean: float = 0.0, std: float = 1.
     array([[ 0.01788628,  0.0043651 ],
            [ 0.00096497, -0.01863493]])
     """
-    dims = check_shape(shape, "normal")
-    mean = check_float(mean, "mean", "normal")
-    std = check_float(std, "std", "normal", low=0.0)
-    return draw(Plan("normal", "normal", dims, f"W ~ N({mean:g}, std^2), std = {std:g}", mean, std), rng, dtype)
+    return _normal("normal", shape, rng, mean, std, "std", dtype)
+
+
+def _normal(scheme: str, shape: ShapeLike, rng: Any, mean: Any, std: Any, std_name: str, dtype: Any) -> np.ndarray:
+    dims = check_shape(shape, scheme)
+    mean = check_float(mean, "mean", scheme)
+    std = check_float(std, std_name, scheme, low=0.0)
+    formula = f"W ~ N({mean:g}, std^2), std = {std:g}" if scheme == "normal" else f"W = randn * {std:g}"
+    return draw(Plan(scheme, "normal", dims, formula, mean, std), rng, dtype)
 
 
 def randn(shape: ShapeLike, rng: RNGLike, *, scale: float = 0.01, dtype: Any = F64) -> np.ndarray:
@@ -139,8 +148,7 @@ def randn(shape: ShapeLike, rng: RNGLike, *, scale: float = 0.01, dtype: Any = F
     array([[ 0.01788628,  0.0043651 ],
            [ 0.00096497, -0.01863493]])
     """
-    scale = check_float(scale, "scale", "randn", low=0.0)
-    return normal(shape, rng, std=scale, dtype=dtype)
+    return _normal("randn", shape, rng, 0.0, scale, "scale", dtype)
 
 
 def uniform(shape: ShapeLike, rng: RNGLike, *, low: float = 0.0, high: float = 1.0, dtype: Any = F64) -> np.ndarray:
@@ -178,15 +186,25 @@ def _parent_scale_for_std(target: float, mean: float, low: float, high: float) -
     def result_std(scale: float) -> float:
         return scale * truncated_normal_moments((low - mean) / scale, (high - mean) / scale)[1]
 
+    # As the parent's std grows, the truncated normal tends to the uniform on [low, high], whose std
+    # (high - low) / sqrt(12) it approaches from below but never reaches.
+    limit = (high - low) / math.sqrt(12.0)
+    if target >= limit:
+        raise InitlabValueError(
+            "The 'std' argument of truncated_normal (with match_std=True) must be below the largest reachable std, "
+            f"(high - low) / sqrt(12) = {limit:.6g}: the std of the uniform on the bounds {[low, high]!r}, which a "
+            f"truncated normal approaches as its parent std grows. Got {target!r} instead."
+        )
     lo, hi = target, target
-    while result_std(hi) < target:  # the result's std grows with the parent's, up to a limit
-        if hi > 1e6 * target:
-            raise InitlabValueError(
-                "The 'std' argument of truncated_normal (with match_std=True) must be reachable within "
-                f"the bounds [{low!r}, {high!r}] around mean {mean!r}; the largest reachable std is about "
-                f"{result_std(hi):.6g}. Got {target!r} instead."
-            )
+    while result_std(lo) >= target:  # the result's std grows with the parent's
+        lo /= 2.0
+    while result_std(hi) < target:
         hi *= 2.0
+        if hi > 1e12 * target:
+            raise InitlabValueError(
+                f"The 'std' argument of truncated_normal (with match_std=True) is too close to the limit {limit:.6g} "
+                f"of the bounds {[low, high]!r} to be reached. Got {target!r} instead."
+            )
     for _ in range(200):  # bisection in log space; 200 halvings reach float64 resolution
         mid = math.sqrt(lo * hi)
         if result_std(mid) < target:

@@ -291,7 +291,8 @@ def predict(net: MLP, params: Params, X: Any, xp: Any = np) -> Any:
     if net.loss.name == "bce":
         return xp.astype(ZL > 0, ZL.dtype)  # sigmoid(z) > 0.5  <=>  z > 0
     if net.loss.name == "softmax_ce":
-        return xp.astype(ZL == xp.max(ZL, axis=-2, keepdims=True), ZL.dtype)
+        top = xp.max(ZL, axis=-2, keepdims=True)
+        return xp.astype(ZL == top, ZL.dtype)
     return ZL
 
 

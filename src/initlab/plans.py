@@ -143,10 +143,12 @@ def _orthonormal(rng: Any, rows: int, cols: int) -> np.ndarray:
 
 def draw(p: Plan, rng: Any, dtype: Any) -> np.ndarray:
     """Draw the array that plan ``p`` describes (the one place every initializer draws)."""
+    dt = check_dtype(dtype, p.scheme)
     if rng is _PLAN_ONLY:
         raise _Planned(p)
-    dt = check_dtype(dtype, p.scheme)
     shape, params = p.shape, p.params
+    if p.kind in ("constant", "eye", "dirac") and rng is not None:
+        as_rng(rng, p.scheme)  # deterministic schemes draw nothing, but a bad rng is still a mistake
     if p.kind == "constant":
         return np.full(shape, p.mean, dtype=dt)
     if p.kind == "eye":
