@@ -292,7 +292,7 @@ def predict(net: MLP, params: Params, X: Any, xp: Any = np) -> Any:
         return xp.astype(ZL > 0, ZL.dtype)  # sigmoid(z) > 0.5  <=>  z > 0
     if net.loss.name == "softmax_ce":
         top = xp.max(ZL, axis=-2, keepdims=True)
-        return xp.astype(ZL == top, ZL.dtype)
+        return xp.astype(top == ZL, ZL.dtype)
     return ZL
 
 
