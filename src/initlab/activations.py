@@ -89,7 +89,7 @@ def _relu(xp: Any, z: Any) -> Any:  # g(z) = max(z, 0)
 
 
 def _d_relu(xp: Any, z: Any, a: Any) -> Any:  # g'(z) = 1 if z > 0 else 0 (0 at the kink, as the course)
-    return xp.where(z > 0, 1.0, 0.0)
+    return xp.astype(z > 0, z.dtype)
 
 
 def _leaky_relu(slope: float) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any, Any], Any]]:
@@ -97,7 +97,7 @@ def _leaky_relu(slope: float) -> tuple[Callable[[Any, Any], Any], Callable[[Any,
         return xp.where(z > 0, z, z * slope)
 
     def derivative(xp: Any, z: Any, a: Any) -> Any:  # g'(z) = 1 if z > 0 else slope
-        return xp.where(z > 0, 1.0, slope)
+        return xp.where(z > 0, xp.ones_like(z), xp.full_like(z, slope))
 
     return forward, derivative
 

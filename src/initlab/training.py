@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_int
-from .backend import namespace, to_numpy
+from .backend import namespace, to_backend, to_numpy
 from .losses import sum2
 from .mlp import MLP, Cache, Params, backward, forward
 from .optim import Optimizer, get_optimizer
@@ -151,6 +151,8 @@ def train(
     lr: Any = 0.01,
     record_every: int = 100,
     callback: Callable[[StepInfo], Any] | None = None,
+    backend: str | None = None,
+    device: str | None = None,
 ) -> History:
     """Train ``params`` (updated in place) for ``steps`` full-batch steps on ``X``, ``Y``.
 
@@ -158,8 +160,13 @@ def train(
     per model) or an :class:`~initlab.optim.Optimizer`.  Every ``record_every`` steps
     (and at the last step) the :data:`METRICS` are recorded and ``callback(StepInfo)``
     is called; whatever it returns is kept in ``History.extra``.  ``record_every=0``
-    records nothing but the loss.  The arrays may be numpy or torch (see
-    :mod:`initlab.backend`); the history is numpy.
+    records nothing but the loss.
+
+    Backends: the arrays may be numpy or torch tensors (see :mod:`initlab.backend`),
+    and the math runs where they are.  Or pass ``backend="torch"`` (with
+    ``device="cuda"`` for a GPU): ``params``, ``X`` and ``Y`` are moved there for the
+    run and the trained values are written back into ``params`` in their original
+    type.  The history is numpy either way.
 
     >>> from initlab.mlp import init_params
     >>> net = MLP.make([2, 8, 1], "tanh")
@@ -172,6 +179,13 @@ def train(
     steps = check_int(steps, "steps", "train", low=1)
     record_every = check_int(record_every, "record_every", "train", low=0)
     opt = get_optimizer(optimizer, lr)
+    if backend is not None:
+        home = "numpy" if isinstance(params["W1"], np.ndarray) else "torch"
+        moved = to_backend(params, backend, device)
+        X, Y = to_backend(X, backend, device), to_backend(Y, backend, device)
+        history = train(net, moved, X, Y, steps=steps, optimizer=opt, record_every=record_every, callback=callback)
+        params.update(to_backend(moved, home))
+        return history
     xp = namespace(params["W1"])
     n_models = params["W1"].shape[0] if params["W1"].ndim == 3 else 1
     losses = np.empty((steps, n_models))
