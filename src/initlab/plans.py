@@ -152,7 +152,9 @@ def draw(p: Plan, rng: Any, dtype: Any) -> np.ndarray:
     if p.kind == "constant":
         return np.full(shape, p.mean, dtype=dt)
     if p.kind == "eye":
-        return (np.eye(shape[0], shape[1]) * params["gain"]).astype(dt)
+        out = np.zeros(shape, dtype=dt)
+        np.fill_diagonal(out, params["gain"])
+        return out
     if p.kind == "dirac":
         out = np.zeros(shape, dtype=dt)
         groups = int(params["groups"])
@@ -193,8 +195,9 @@ def draw(p: Plan, rng: Any, dtype: Any) -> np.ndarray:
         x *= params["std"]
         n_zeros = int(params["zeros_per_column"])
         if n_zeros:
-            # each column's zero rows: the first n_zeros of a random permutation of the rows
-            order = np.argsort(uniform01(gen, shape, np.dtype(F64)), axis=0, kind="stable")
-            x[order[:n_zeros], np.arange(cols)] = 0.0
+            # each column's zero rows: the rows of its n_zeros smallest uniforms, a uniformly random subset
+            keys = uniform01(gen, shape, np.dtype(F64))
+            zero_rows = np.argpartition(keys, n_zeros - 1, axis=0)[:n_zeros]
+            x[zero_rows, np.arange(cols)] = 0.0
         return x
     raise AssertionError(f"unknown plan kind {p.kind!r}")  # pragma: no cover

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_int
+from ._validation import InitlabValueError, check_int
 from .backend import namespace, to_backend, to_numpy
 from .losses import sum2
 from .mlp import MLP, Cache, Params, backward, forward
@@ -140,6 +140,21 @@ def layer_stats(net: MLP, params: Params, caches: list[Cache], grads: Params, xp
     return result
 
 
+def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int,
+                 callback: Any) -> History:  # fmt: skip
+    """The fused CPU kernel of :mod:`initlab.fused`: same math, same history, no callback."""
+    from .fused import check_supported, train_fused
+
+    check_supported(net, params, opt)
+    if callback is not None:
+        raise InitlabValueError("The 'numba' backend takes no callback (it keeps no caches). Got a callback.")
+    losses, records, raw = train_fused(net, params, X, Y, steps=steps, lr=opt.lr, record_every=record_every)
+    stats = {metric: raw[..., i] for i, metric in enumerate(METRICS)}
+    finite = np.isfinite(losses)
+    diverged_at = np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
+    return History(losses, records, stats, diverged_at)
+
+
 def train(
     net: MLP,
     params: Params,
@@ -179,6 +194,8 @@ def train(
     steps = check_int(steps, "steps", "train", low=1)
     record_every = check_int(record_every, "record_every", "train", low=0)
     opt = get_optimizer(optimizer, lr)
+    if backend == "numba":
+        return _train_numba(net, params, X, Y, steps, opt, record_every, callback)
     if backend is not None:
         home = "numpy" if isinstance(params["W1"], np.ndarray) else "torch"
         moved = to_backend(params, backend, device)
