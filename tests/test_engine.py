@@ -168,6 +168,8 @@ def test_zero_weights_warn_about_symmetry_and_random_biases_do_not() -> None:
         init_params([2, 4, 1], weights="zeros", rng=0)
     with pytest.warns(SymmetryWarning, match="layer 1"):
         init_params([2, 4, 1], weights="constant(value=0.3)", rng=0)
+    with pytest.warns(SymmetryWarning, match=r"layer 1 start with identical weights and biases \(in models \[0, 2\]\)"):
+        init_ensemble([2, 4, 1], seeds=[0, 1, 2], weights=["zeros", "he_normal", "zeros"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         init_params([2, 4, 1], weights="zeros", biases="normal(std=1)", rng=0)  # biases break the tie

@@ -126,11 +126,13 @@ def _check_symmetry(params: Params, n_layers_: int) -> None:
         if w.shape[-2] < 2:
             continue
         wb = np.concatenate([w, b], axis=-1)  # one row per unit: its incoming weights and its bias
-        if np.all(wb == wb[..., :1, :]):
+        same = np.all(wb == wb[..., :1, :], axis=(-2, -1))  # one bool per model
+        if np.any(same):
+            which = "" if same.ndim == 0 else f" (in models {np.flatnonzero(same).tolist()})"
             warnings.warn(
-                f"All {w.shape[-2]} units of layer {l} start with identical weights and biases: they will compute "
-                "the same function and receive the same gradient at every step, so the layer acts as one unit "
-                "(the symmetry problem). Draw W randomly (e.g. 'he_normal' or 'randn(scale=0.01)').",
+                f"All {w.shape[-2]} units of layer {l} start with identical weights and biases{which}: they will "
+                "compute the same function and receive the same gradient at every step, so the layer acts as one "
+                "unit (the symmetry problem). Draw W randomly (e.g. 'he_normal' or 'randn(scale=0.01)').",
                 SymmetryWarning,
                 stacklevel=3,
             )
