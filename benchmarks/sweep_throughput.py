@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ import numpy as np
 
 from initlab.mlp import MLP
 from initlab.training import train
+
+# torch loads GNU OpenMP, after which numba would pick its OpenMP layer and OpenBLAS would warn (harmlessly,
+# BLAS is held to one thread) at every call; this script calls from one thread, so the simple layer serves.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 DEFAULT_PEERS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "peers_sweep.py"
 DEFAULT_APPROACHES = "b_torch_eager,c3_bmm_explicit,d_np_batched,e2_jax_scan,initlab_numpy,initlab_numba"
