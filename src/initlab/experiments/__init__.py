@@ -1,0 +1,16 @@
+"""The lecture's claims as experiments: each module has a ``Config`` dataclass and ``run(config) -> Result``.
+
+Experiments compute; figures, reports and files are made elsewhere from the
+:class:`~initlab.experiments.result.Result` (a tidy table, arrays, and the answer
+in words).  Every experiment trains many seeds at once as one ensemble.
+"""
+
+from __future__ import annotations
+
+from . import symmetry
+from .result import Result
+
+__all__ = ["EXPERIMENTS", "Result", "symmetry"]
+
+#: name -> module with ``Config`` and ``run``
+EXPERIMENTS = {"symmetry": symmetry}

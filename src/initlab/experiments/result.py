@@ -1,0 +1,34 @@
+"""What an experiment returns: a tidy table, the arrays behind it, checked claims, and the answer in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Result"]
+
+
+@dataclass
+class Result:
+    """The outcome of one experiment run.
+
+    ``rows`` is the tidy table: one dict per model x step x layer x metric, with
+    the columns ``model, step, layer, metric, value`` plus the model's own
+    description (``init``, ``width``, ``seed``...).  ``arrays`` keeps the raw
+    arrays the rows came from.  ``claims`` maps each claim of the lecture the
+    experiment checks to whether the numbers bear it out; ``answer`` says it in
+    words, with the numbers.
+    """
+
+    name: str
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    claims: dict[str, bool] = field(default_factory=dict)
+    answer: str = ""
+
+    def metric(self, name: str, **where: Any) -> list[dict[str, Any]]:
+        """The rows of one metric, filtered by column values: ``result.metric("distinct_units", width=16)``."""
+        return [r for r in self.rows if r["metric"] == name and all(r.get(k) == v for k, v in where.items())]
