@@ -35,6 +35,7 @@ __all__ = [
     "clone_groups",
     "cosine_similarity",
     "diagnose",
+    "distinct_units",
     "numerical_rank",
 ]
 
@@ -94,6 +95,21 @@ def clone_groups(features: np.ndarray, tol: float = CLONE_TOL) -> list[list[int]
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
     return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+
+
+def distinct_units(w: np.ndarray, b: np.ndarray, a: np.ndarray, tol: float = CLONE_TOL) -> np.ndarray:
+    """The number of distinct units of a layer, per model: clone groups of ``[W | b | A]`` rows.
+
+    ``w`` is ``(n_l, n_{l-1})``, ``b`` ``(n_l, 1)``, ``a`` the activations ``(n_l, m)``, each
+    with an optional leading model axis; returns an int array ``(M,)`` (``()`` for one model).
+
+    >>> distinct_units(np.zeros((3, 2)), np.zeros((3, 1)), np.ones((3, 5))).tolist()
+    1
+    """
+    rows = np.concatenate([w, b, a], axis=-1)
+    if rows.ndim == 2:
+        return np.asarray(len(clone_groups(rows, tol)))
+    return np.asarray([len(clone_groups(r, tol)) for r in rows])
 
 
 def numerical_rank(w: np.ndarray) -> tuple[int, float]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import data as _data
 from .._validation import InitlabValueError, check_float, check_int
-from ..diagnostics import clone_groups
+from ..diagnostics import distinct_units
 from ..mlp import MLP, SymmetryWarning, accuracy, init_ensemble
 from ..training import StepInfo, train
 from .result import Result
@@ -91,8 +91,7 @@ def _train_width(cfg: Config, d: _data.Dataset, width: int) -> dict[str, Any]:
         spreads["dz1"].append(_spread(dZ1))
         spreads["dW1_rows"].append(_spread(info.grads["dW1"]))
         if info.step % cfg.record_every == 0 or info.step == cfg.steps - 1:
-            rows = np.concatenate([info.params["W1"], info.params["b1"], A1], axis=-1)
-            distinct.append([len(clone_groups(rows[k])) for k in range(rows.shape[0])])
+            distinct.append(distinct_units(info.params["W1"], info.params["b1"], A1).tolist())
 
     history = train(net, params, d.X_train, d.Y_train, steps=cfg.steps, lr=cfg.lr, record_every=1, callback=check_step)
     kinds = [f"constant {c:g}" for c in cfg.constants] + ["randn, zero b"] * cfg.seeds + ["randn, random b"] * cfg.seeds
