@@ -7,10 +7,10 @@ in words).  Every experiment trains many seeds at once as one ensemble.
 
 from __future__ import annotations
 
-from . import bias_vs_weights, scale, symmetry
+from . import bias_vs_weights, depth, scale, symmetry
 from .result import Result
 
-__all__ = ["EXPERIMENTS", "Result", "bias_vs_weights", "scale", "symmetry"]
+__all__ = ["EXPERIMENTS", "Result", "bias_vs_weights", "depth", "scale", "symmetry"]
 
-#: name -> module with ``Config`` and ``run``
-EXPERIMENTS = {"symmetry": symmetry, "bias-vs-weights": bias_vs_weights, "scale": scale}
+#: name -> module with ``Config`` and ``run``, in the lecture's order
+EXPERIMENTS = {"symmetry": symmetry, "bias-vs-weights": bias_vs_weights, "scale": scale, "depth": depth}
