@@ -68,3 +68,14 @@ def test_our_loss_is_finite_where_the_course_prints_inf() -> None:
     # the inf comes from confidently wrong examples whose sigmoid rounds to exactly 0 or 1
     wrong = (ZL > 36.8) & (d.Y_train == 0) | (ZL < -745) & (d.Y_train == 1)
     assert wrong.any()
+
+
+def test_the_course_experiment_reproduces_and_spreads() -> None:
+    from initlab.experiments import course
+
+    r = course.run(course.Config(seeds=(3, 7)))
+    assert len(r.claims) == 4 and all(r.claims.values()), r.claims
+    he_test = [row["value"] for row in r.metric("test_accuracy", init="he")]
+    assert he_test[0] == pytest.approx(0.96, abs=1e-12) and len(he_test) == 2
+    assert r.arrays["grid_logits"].shape == (6, 80, 80)
+    assert "course's cost is inf at step 0" in r.answer

@@ -191,14 +191,15 @@ def init_params(
 def init_ensemble(
     layer_dims: Sequence[int],
     *,
-    seeds: Sequence[int],
+    seeds: Sequence[Any],
     weights: Any,
     biases: Any = "zeros",
     dtype: Any = np.float64,
 ) -> Params:
     """Parameters of ``M = len(seeds)`` models stacked on a leading axis: ``W[l]`` is ``(M, n_l, n_{l-1})``.
 
-    Model ``k`` is drawn from its own stream ``default_rng(seeds[k])`` straight into
+    Model ``k`` is drawn from its own stream (``default_rng(seeds[k])`` for an int; a
+    Generator or a legacy RandomState is used as it is) straight into
     its slice of the stack, with the fans of one model, so it is bit for bit
     ``init_params(layer_dims, ..., rng=seeds[k])``.  ``weights`` and ``biases`` are
     one spec for all models, or a list of exactly ``M`` entries, one per model (each
