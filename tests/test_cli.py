@@ -119,3 +119,63 @@ def test_help_and_version_exit_0(capsys) -> None:
     assert initlab.__version__ in capsys.readouterr().out
     assert main(["init", "--help"]) == 0
     assert "--shape" in capsys.readouterr().out
+
+
+# --- experiments ----------------------------------------------------------------------------
+
+SMALL_SYMMETRY = ["--set", "widths=2,4", "--set", "steps=200", "--set", "record_every=50", "--seeds", "2"]
+
+
+def test_list_names_every_experiment() -> None:
+    code, out, _ = run("list")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["symmetry", "bias-vs-weights", "scale", "depth", "course"]
+
+
+def test_run_prints_claims_and_answer_and_writes_results(tmp_path: Path) -> None:
+    code, out, err = run("run", "symmetry", *SMALL_SYMMETRY, "--out", str(tmp_path / "res"))
+    assert code == 0 and err == ""
+    assert out.startswith("[x] equal weights") and "exactly equal" in out
+    folder = tmp_path / "res" / "symmetry"
+    assert sorted(os.listdir(folder)) == ["answer.txt", "arrays.npz", "config.json", "rows.csv"]
+    doc = json.loads((folder / "config.json").read_text())
+    assert doc["config"]["widths"] == [2, 4] and doc["config"]["seeds"] == 2 and doc["versions"]["initlab"]
+    from initlab import store
+
+    back = store.load(folder)
+    assert back.claims == doc["claims"] and back.rows[0]["metric"] == "distinct_units"
+    # a rerun replaces its own folder and leaves nothing else behind
+    assert run("run", "symmetry", *SMALL_SYMMETRY, "--out", str(tmp_path / "res"))[0] == 0
+    assert os.listdir(tmp_path / "res") == ["symmetry"]
+
+
+def test_run_json() -> None:
+    code, out, _ = run("run", "symmetry", *SMALL_SYMMETRY, "--json")
+    doc = json.loads(out)
+    assert code == 0 and set(doc) == {"experiment", "claims", "answer", "out"} and doc["out"] is None
+    assert all(doc["claims"].values())
+
+
+RUN_BAD = [
+    (["run", "symetry"], "Did you mean 'symmetry'"),
+    (["run", "symmetry", "--set", "widht=3"], "unknown setting 'widht' instead. Did you mean 'widths'?"),
+    (["run", "symmetry", "--set", "steps=ten"], "The setting 'steps' of symmetry must be a int. Got 'ten'"),
+    (["run", "symmetry", "--set", "steps=0"], "'steps' argument of symmetry must be an int >= 1. Got 0"),
+    (["run", "symmetry", "--set", "widths"], "--set must be KEY=VALUE. Got 'widths'"),
+    (["run", "scale", "--set", "activations=relu"], "'tanh' and/or 'sigmoid'. Got 'relu'"),
+    (["run", "symmetry", "--seeds", "0"], "'--seeds' argument must be an int >= 1. Got 0"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), RUN_BAD)
+def test_run_bad_input_exits_2_and_writes_nothing(argv: list[str], message: str, tmp_path: Path) -> None:
+    code, out, err = run(*argv, "--out", str(tmp_path / "res"))
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+    assert os.listdir(tmp_path) == []
+
+
+def test_run_unwritable_out_fails_before_the_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run("run", "symmetry", *SMALL_SYMMETRY, "--out", str(blocker))
+    assert code == 2 and "'--out' argument must be a folder" in err and blocker.read_text() == "x"

@@ -63,6 +63,25 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="PATH", help="also write the drawn tensor to PATH as .npy")
 
     sub.add_parser("schemes", help="list the initializer names and their aliases")
+    sub.add_parser("list", help="list the experiments")
+
+    r = sub.add_parser(
+        "run",
+        help="run an experiment and print its answer",
+        description="Run experiment NAME on its defaults (change them with --set), print the claims it "
+        "checked and its answer, and with --out write its results to DIR/NAME/.",
+    )
+    r.add_argument("name", metavar="NAME", help="an experiment (see 'initlab list')")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a setting, e.g. --set widths=2,8 --set steps=500 (repeatable)",
+    )
+    r.add_argument("--seeds", type=int, metavar="N", help="run each start with N seeds")
+    r.add_argument("--out", metavar="DIR", help="write rows.csv, config.json, arrays.npz and answer.txt to DIR/NAME/")
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
@@ -116,7 +135,47 @@ def _save(path: str, weights: np.ndarray) -> None:
         raise UsageError(f"initlab init: --save could not write {path!r} ({exc.strerror}).") from None
 
 
+def _settings(pairs: list[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"initlab run: --set must be KEY=VALUE. Got {pair!r} instead.")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def _run_experiment(args: argparse.Namespace, out: TextIO) -> None:
+    from . import store
+    from .experiments import EXPERIMENTS, make_config
+
+    config = make_config(args.name, _settings(args.set), args.seeds)
+    if args.out:
+        store.check_writable(args.out)  # fail before the work, not after it
+    result = EXPERIMENTS[args.name].run(config)
+    folder = store.save(result, args.out) if args.out else None
+    if args.json:
+        doc = {"experiment": result.name, "claims": result.claims, "answer": result.answer,
+               "out": None if folder is None else str(folder)}  # fmt: skip
+        print(json.dumps(doc, indent=2), file=out)
+        return
+    for claim, held in result.claims.items():
+        print(f"[{'x' if held else ' '}] {claim}", file=out)
+    print(f"\n{result.answer}", file=out)
+    if folder is not None:
+        print(f"\nresults: {folder}", file=out)
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> None:
+    if args.command == "list":
+        from .experiments import EXPERIMENTS
+
+        for name, module in EXPERIMENTS.items():
+            print(f"{name:<16} {(module.__doc__ or '').strip().splitlines()[0]}", file=out)
+        return
+    if args.command == "run":
+        _run_experiment(args, out)
+        return
     if args.command == "schemes":
         alias_of = aliases()
         for name in names(include_aliases=False):

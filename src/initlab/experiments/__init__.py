@@ -1,17 +1,90 @@
 """The lecture's claims as experiments: each module has a ``Config`` dataclass and ``run(config) -> Result``.
 
 Experiments compute; figures, reports and files are made elsewhere from the
-:class:`~initlab.experiments.result.Result` (a tidy table, arrays, and the answer
-in words).  Every experiment trains many seeds at once as one ensemble.
+:class:`~initlab.experiments.result.Result` (a tidy table, arrays, claims checked on
+the numbers, and the answer in words).  Every experiment trains many seeds at once
+as one ensemble.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from types import ModuleType
+from typing import Any
+
+from .._validation import InitlabValueError, check_choice, closest
+from ..spec import parse_spec
 from . import bias_vs_weights, course, depth, scale, symmetry
 from .result import Result
 
-__all__ = ["EXPERIMENTS", "Result", "bias_vs_weights", "course", "depth", "scale", "symmetry"]
+__all__ = ["EXPERIMENTS", "Result", "bias_vs_weights", "course", "depth", "make_config", "scale", "symmetry"]
 
 #: name -> module with ``Config`` and ``run``, in the lecture's order
-EXPERIMENTS = {"symmetry": symmetry, "bias-vs-weights": bias_vs_weights, "scale": scale, "depth": depth,
-               "course": course}  # fmt: skip
+EXPERIMENTS: dict[str, ModuleType] = {
+    "symmetry": symmetry,
+    "bias-vs-weights": bias_vs_weights,
+    "scale": scale,
+    "depth": depth,
+    "course": course,
+}
+
+
+def _coerce(text: str, kind: str, key: str, name: str) -> Any:
+    """A setting's value from text: numbers and arithmetic as in specs, bare words as strings, tuples."""
+    try:
+        value: Any = parse_spec(f"setting(value=({text}))")[1]["value"]
+    except InitlabValueError:
+        value = text  # bare words, e.g. dataset=circles or activations=tanh,relu
+    base = kind.split("[")[0]
+    if base == "tuple":
+        inner = kind[len("tuple[") :].split(",")[0].strip()
+        if isinstance(value, str):
+            items: tuple[Any, ...] = tuple(p.strip() for p in value.split(",") if p.strip())
+        else:
+            items = value if isinstance(value, tuple) else (value,)
+        return tuple(_check(v, inner, key, name, text) for v in items)
+    return _check(value, base, key, name, text)
+
+
+def _check(value: Any, base: str, key: str, name: str, text: str) -> Any:
+    if base == "float" and isinstance(value, str):
+        with contextlib.suppress(ValueError):  # "1e-3" inside a tuple arrives as text
+            value = float(value)
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+    }.get(base, True)
+    if not ok:
+        raise InitlabValueError(f"The setting {key!r} of {name} must be a {base}. Got {text!r} instead.")
+    return float(value) if base == "float" else value
+
+
+def make_config(name: str, settings: dict[str, str] | None = None, seeds: int | None = None) -> Any:
+    """The ``Config`` of experiment ``name`` with ``settings`` (text, as on the command line) applied.
+
+    ``seeds`` sets how many seeds each start is run with.
+
+    >>> make_config("symmetry", {"widths": "2, 8", "dataset": "circles"}).widths
+    (2, 8)
+    """
+    name = check_choice(name, "experiment", list(EXPERIMENTS))
+    module = EXPERIMENTS[name]
+    fields = {f.name: str(f.type) for f in dataclasses.fields(module.Config)}
+    values: dict[str, Any] = {}
+    for key, text in (settings or {}).items():
+        if key not in fields:
+            near = closest(key, fields)
+            hint = f" Did you mean {near!r}?" if near else ""
+            raise InitlabValueError(
+                f"The settings of {name} are: {', '.join(fields)}. Got an unknown setting {key!r} instead.{hint}"
+            )
+        values[key] = _coerce(text, fields[key], key, name)
+    if seeds is not None:
+        if seeds < 1:
+            raise InitlabValueError(f"The '--seeds' argument must be an int >= 1. Got {seeds!r} instead.")
+        first = module.Config().seeds
+        values["seeds"] = tuple(range(first[0], first[0] + seeds)) if isinstance(first, tuple) else seeds
+    return module.Config(**values).validated()

@@ -206,10 +206,11 @@ def run(config: Config | None = None) -> Result:
             cells.append(f"{scheme}: layer-{L} std {std_l:.2g}" + (f", {sat:.0%} saturated" if act == "tanh" else "")
                          + f", accuracy after training {acc:.2f}")  # fmt: skip
         parts.append(f"{act} ({'; '.join(cells)})")
-    answer = (
-        f"{L} hidden layers of {cfg.width} units on {cfg.dataset} (majority class {majority:.2f}): "
-        + ". ".join(parts)
-        + ". Xavier keeps tanh's signal alive and He keeps relu's: their std neither vanishes nor explodes with depth,"
-        " and those nets learn in the budget."
-    )
+    answer = f"{L} hidden layers of {cfg.width} units on {cfg.dataset} (majority class {majority:.2f}): "
+    answer += ". ".join(parts) + "."
+    if claims and all(claims.values()):
+        answer += (
+            " Xavier keeps tanh's signal alive and He keeps relu's: their std neither vanishes nor explodes with"
+            " depth, and those nets learn in the budget."
+        )
     return Result("depth", asdict(cfg), rows, arrays, claims, answer)
