@@ -82,6 +82,18 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=int, metavar="N", help="run each start with N seeds")
     r.add_argument("--out", metavar="DIR", help="write rows.csv, config.json, arrays.npz and answer.txt to DIR/NAME/")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    t = sub.add_parser(
+        "tour",
+        help="the lecture end to end: every experiment on its defaults, then report.html",
+        description="Run symmetry, bias-vs-weights, scale, depth and course on their defaults, save "
+        "their results and figures under DIR, and write DIR/report.html.",
+    )
+    t.add_argument("--out", default="initlab-tour", metavar="DIR", help="where to write (default ./initlab-tour)")
+    t.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+
+    rp = sub.add_parser("report", help="write DIR/report.html from the results saved in DIR")
+    rp.add_argument("folder", metavar="DIR")
     return parser
 
 
@@ -153,7 +165,12 @@ def _run_experiment(args: argparse.Namespace, out: TextIO) -> None:
     if args.out:
         store.check_writable(args.out)  # fail before the work, not after it
     result = EXPERIMENTS[args.name].run(config)
-    folder = store.save(result, args.out) if args.out else None
+    folder = None
+    if args.out:
+        from .plots import save_figures
+
+        folder = store.save(result, args.out)
+        save_figures(result, folder)
     if args.json:
         doc = {"experiment": result.name, "claims": result.claims, "answer": result.answer,
                "out": None if folder is None else str(folder)}  # fmt: skip
@@ -166,7 +183,47 @@ def _run_experiment(args: argparse.Namespace, out: TextIO) -> None:
         print(f"\nresults: {folder}", file=out)
 
 
-def _run(args: argparse.Namespace, out: TextIO) -> None:
+def _tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    import time
+
+    from . import store
+    from .experiments import EXPERIMENTS
+    from .plots import save_figures
+    from .report import write_report
+
+    store.check_writable(args.out)
+    show = err.isatty()  # progress only for a person watching
+    summary = {}
+    for i, (name, module) in enumerate(EXPERIMENTS.items(), start=1):
+        start = time.perf_counter()
+        if show:
+            print(f"[{i}/{len(EXPERIMENTS)}] {name} ...", end="", file=err, flush=True)
+        result = module.run(module.Config())
+        save_figures(result, store.save(result, args.out))
+        summary[name] = {"claims": result.claims, "answer": result.answer}
+        if show:
+            print(f" {time.perf_counter() - start:.0f} s", file=err, flush=True)
+    report = write_report(args.out)
+    if args.json:
+        print(json.dumps({"report": str(report), "experiments": summary}, indent=2), file=out)
+        return
+    for name, s in summary.items():
+        held = sum(s["claims"].values())
+        print(f"{name:<16} {held}/{len(s['claims'])} claims hold", file=out)
+    print(f"\nreport: {report}", file=out)
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    if args.command == "tour":
+        _tour(args, out, err)
+        return
+    if args.command == "report":
+        from .report import write_report
+
+        if not Path(args.folder).is_dir():
+            raise UsageError(f"initlab report: DIR must be a folder of saved results. Got {args.folder!r}.")
+        print(f"report: {write_report(args.folder)}", file=out)
+        return
     if args.command == "list":
         from .experiments import EXPERIMENTS
 
@@ -201,7 +258,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a probable mistake stops the command like an error
             args = _build_parser().parse_args(argv)
-            _run(args, out)
+            _run(args, out, err)
     except (UsageError, InitlabError, Warning) as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=err)
         return EXIT_USAGE

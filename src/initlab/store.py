@@ -58,6 +58,9 @@ def save(result: Result, out: str | Path, *, seed_note: str = "") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     target = root / result.name
     tmp = Path(tempfile.mkdtemp(prefix=f".{result.name}.", dir=root))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the results are ordinary files
     try:
         columns: list[str] = []
         for row in result.rows:

@@ -147,4 +147,5 @@ def run(config: Config | None = None) -> Result:
         "grid_logits": logits[:, 0, :].reshape(len(models), *gx.shape),
     }
     arrays |= {"course_cost": np.stack([costs[s] for s in sorted(costs)]), "cost_steps": np.asarray(sorted(costs))}
+    arrays |= {"X_train": d.X_train, "Y_train": d.Y_train}
     return Result("course", asdict(cfg), rows, arrays, claims, answer)
