@@ -137,7 +137,9 @@ def test_run_prints_claims_and_answer_and_writes_results(tmp_path: Path) -> None
     assert code == 0 and err == ""
     assert out.startswith("[x] equal weights") and "exactly equal" in out
     folder = tmp_path / "res" / "symmetry"
-    assert sorted(os.listdir(folder)) == ["answer.txt", "arrays.npz", "config.json", "rows.csv"]
+    assert sorted(os.listdir(folder)) == [
+        "answer.txt", "arrays.npz", "config.json", "rows.csv", "symmetry.png", "symmetry.svg"
+    ]  # fmt: skip
     doc = json.loads((folder / "config.json").read_text())
     assert doc["config"]["widths"] == [2, 4] and doc["config"]["seeds"] == 2 and doc["versions"]["initlab"]
     from initlab import store
