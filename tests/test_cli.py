@@ -181,3 +181,14 @@ def test_run_unwritable_out_fails_before_the_work(tmp_path: Path) -> None:
     blocker.write_text("x")
     code, _, err = run("run", "symmetry", *SMALL_SYMMETRY, "--out", str(blocker))
     assert code == 2 and "'--out' argument must be a folder" in err and blocker.read_text() == "x"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_run_shows_progress_only_on_a_terminal() -> None:
+    err = _Terminal()
+    assert main(["run", "symmetry", *SMALL_SYMMETRY], out=io.StringIO(), err=err) == 0
+    assert err.getvalue().startswith("running symmetry ...") and err.getvalue().endswith(" s\n")

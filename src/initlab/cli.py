@@ -157,14 +157,21 @@ def _settings(pairs: list[str]) -> dict[str, str]:
     return settings
 
 
-def _run_experiment(args: argparse.Namespace, out: TextIO) -> None:
+def _run_experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    import time
+
     from . import store
     from .experiments import EXPERIMENTS, make_config
 
     config = make_config(args.name, _settings(args.set), args.seeds)
     if args.out:
         store.check_writable(args.out)  # fail before the work, not after it
+    start = time.perf_counter()
+    if err.isatty():  # progress only for a person watching
+        print(f"running {args.name} ...", end="", file=err, flush=True)
     result = EXPERIMENTS[args.name].run(config)
+    if err.isatty():
+        print(f" {time.perf_counter() - start:.0f} s", file=err, flush=True)
     folder = None
     if args.out:
         from .plots import save_figures
@@ -231,7 +238,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
             print(f"{name:<16} {(module.__doc__ or '').strip().splitlines()[0]}", file=out)
         return
     if args.command == "run":
-        _run_experiment(args, out)
+        _run_experiment(args, out, err)
         return
     if args.command == "schemes":
         alias_of = aliases()
