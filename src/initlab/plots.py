@@ -27,12 +27,15 @@ def _plt() -> Any:
     return plt
 
 
-def _series(result: Result, metric: str, by: tuple[str, ...]) -> dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]]:
-    """Mean value per step of ``metric`` grouped by the columns ``by``: key -> (steps, means)."""
+def _series(
+    result: Result, metric: str, by: tuple[str, ...], *, by_layer: bool = False
+) -> dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]]:
+    """Mean value per step (or per layer) of ``metric`` grouped by the columns ``by``: key -> (xs, means)."""
     acc: dict[tuple[Any, ...], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    x = "layer" if by_layer else "step"
     for r in result.rows:
         if r["metric"] == metric:
-            acc[tuple(r[c] for c in by)][int(r["step"])].append(float(r["value"]))
+            acc[tuple(r[c] for c in by)][int(r[x])].append(float(r["value"]))
     return {k: (np.array(sorted(v)), np.array([np.mean(v[s]) for s in sorted(v)])) for k, v in acc.items()}
 
 
@@ -101,7 +104,18 @@ def _depth(result: Result, plt: Any) -> dict[str, Any]:
         ax.legend(fontsize=7)
     fig.tight_layout()
     out = {"depth_std": fig}
-    hists = {k: v for k, v in result.arrays.items() if k.startswith("tanh/") and k.endswith("histogram")}
+    fig3, axes3 = plt.subplots(1, len(acts), figsize=(4.5 * len(acts), 4), squeeze=False)
+    for j, act in enumerate(acts):
+        for (a, init), (layers, norms) in sorted(
+            _series(result, "grad_norm", ("activation", "init"), by_layer=True).items()
+        ):
+            if a == act:
+                axes3[0, j].plot(layers, norms, marker=".", label=init)
+        axes3[0, j].set(yscale="log", xlabel="layer", ylabel="||dW[l]|| at init", title=f"{act}: gradient norms")
+        axes3[0, j].legend(fontsize=7)
+    fig3.tight_layout()
+    out["depth_grad_norms"] = fig3
+    hists = {k: v for k, v in result.arrays.items() if k.startswith("tanh/") and k.endswith("/histogram")}
     if hists:
         fig2, axes2 = plt.subplots(1, len(hists), figsize=(3.2 * len(hists), 3.6), squeeze=False)
         centres = np.linspace(-2.95, 2.95, 60)
@@ -112,6 +126,19 @@ def _depth(result: Result, plt: Any) -> dict[str, Any]:
         axes2[0, 0].legend(fontsize=6)
         fig2.tight_layout()
         out["depth_histograms"] = fig2
+    grads = {k: v for k, v in result.arrays.items() if k.endswith("/grad_histogram")}
+    if grads:
+        act = sorted({k.split("/")[0] for k in grads})[0]
+        mine = {k: v for k, v in sorted(grads.items()) if k.startswith(act + "/")}
+        fig4, axes4 = plt.subplots(1, len(mine), figsize=(3.2 * len(mine), 3.6), squeeze=False)
+        centres = np.linspace(-15.75, 3.75, 40)
+        for j, (key, h) in enumerate(mine.items()):
+            for layer in range(0, h.shape[0], max(1, h.shape[0] // 5)):
+                axes4[0, j].plot(centres, h[layer] / max(h[layer].sum(), 1), label=f"layer {layer + 1}")
+            axes4[0, j].set(title=f"{act}, {key.split('/')[1]}", xlabel="log10 |dW| at init")
+        axes4[0, 0].legend(fontsize=6)
+        fig4.tight_layout()
+        out["depth_grad_histograms"] = fig4
     return out
 
 

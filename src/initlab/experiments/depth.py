@@ -47,6 +47,7 @@ SCHEMES = {
     "torch default": "torch_default",
 }
 BINS = np.linspace(-3.0, 3.0, 61)  # activation histograms; values beyond land in the end bins
+GRAD_BINS = np.linspace(-16.0, 4.0, 41)  # histograms of log10 |dW| entries
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,14 @@ def _at_init(cfg: Config, d: _data.Dataset, scheme: str, act: str) -> dict[str, 
             [np.sqrt(np.sum(grads[f"dW{l}"] ** 2, axis=(-2, -1))) for l in range(1, cfg.layers + 1)], axis=-1
         ),
         "histogram": np.stack([np.histogram(np.clip(a[0], BINS[0], BINS[-1]), BINS)[0] for a in acts]),
+        "grad_histogram": np.stack(
+            [
+                np.histogram(
+                    np.clip(np.log10(np.abs(grads[f"dW{l}"][0]) + 1e-30), GRAD_BINS[0], GRAD_BINS[-1]), GRAD_BINS
+                )[0]
+                for l in range(1, cfg.layers + 1)
+            ]
+        ),
     }
 
 
@@ -148,6 +157,7 @@ def run(config: Config | None = None) -> Result:
             st = _at_init(cfg, d, scheme, act)
             init_stats[(scheme, act)] = st
             arrays[f"{act}/{scheme}/histogram"] = st["histogram"]
+            arrays[f"{act}/{scheme}/grad_histogram"] = st["grad_histogram"]
             sweeps = [_sweep(cfg, d.X_train[:, : cfg.sweep_examples], scheme, act, seed) for seed in range(cfg.seeds)]
             arrays[f"{act}/{scheme}/std_by_depth"] = np.stack([s[0] for s in sweeps])
             for k in range(cfg.seeds):
