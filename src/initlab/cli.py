@@ -262,9 +262,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     try:
+        args = _build_parser().parse_args(argv)
         with warnings.catch_warnings():
-            warnings.simplefilter("error")  # a probable mistake stops the command like an error
-            args = _build_parser().parse_args(argv)
+            if args.command == "init":  # a probable mistake in what the user asked for stops it like an error
+                warnings.simplefilter("error")
             _run(args, out, err)
     except (UsageError, InitlabError, Warning) as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=err)
