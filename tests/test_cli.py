@@ -129,7 +129,9 @@ SMALL_SYMMETRY = ["--set", "widths=2,4", "--set", "steps=200", "--set", "record_
 def test_list_names_every_experiment() -> None:
     code, out, _ = run("list")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == ["symmetry", "bias-vs-weights", "scale", "depth", "course"]
+    names = [line.split()[0] for line in out.splitlines()[:5]]
+    assert names == ["symmetry", "bias-vs-weights", "scale", "depth", "course"]
+    assert "initlab run scale --preset regimes" in out and "too large = randn(scale=100)" in out
 
 
 def test_run_prints_claims_and_answer_and_writes_results(tmp_path: Path) -> None:
@@ -158,7 +160,18 @@ def test_run_json() -> None:
     assert all(doc["claims"].values())
 
 
+def test_the_learners_regimes_preset(tmp_path: Path) -> None:
+    code, out, _ = run("run", "scale", "--preset", "regimes", "--set", "steps=1000", "--seeds", "2", "--json",
+                       "--out", str(tmp_path))  # fmt: skip
+    doc = json.loads(out)
+    assert code == 0 and all(doc["claims"].values()), doc["claims"]
+    config = json.loads((tmp_path / "scale" / "config.json").read_text())["config"]
+    assert config["scales"] == [0.0, 0.0001, 0.01, 100.0] and config["large"] == 100.0
+
+
 RUN_BAD = [
+    (["run", "symmetry", "--preset", "regimes"], "The preset 'regimes' is for the experiment 'scale'"),
+    (["run", "scale", "--preset", "regime"], "Did you mean 'regimes'"),
     (["run", "symetry"], "Did you mean 'symmetry'"),
     (["run", "symmetry", "--set", "widht=3"], "unknown setting 'widht' instead. Did you mean 'widths'?"),
     (["run", "symmetry", "--set", "steps=ten"], "The setting 'steps' of symmetry must be a int. Got 'ten'"),

@@ -80,6 +80,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="change a setting, e.g. --set widths=2,8 --set steps=500 (repeatable)",
     )
     r.add_argument("--seeds", type=int, metavar="N", help="run each start with N seeds")
+    r.add_argument("--preset", metavar="P", help="named settings, e.g. 'regimes' for scale (see 'initlab list')")
     r.add_argument("--out", metavar="DIR", help="write rows.csv, config.json, arrays.npz and answer.txt to DIR/NAME/")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -163,7 +164,7 @@ def _run_experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     from . import store
     from .experiments import EXPERIMENTS, make_config
 
-    config = make_config(args.name, _settings(args.set), args.seeds)
+    config = make_config(args.name, _settings(args.set), args.seeds, args.preset)
     if args.out:
         store.check_writable(args.out)  # fail before the work, not after it
     start = time.perf_counter()
@@ -232,10 +233,14 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         print(f"report: {write_report(args.folder)}", file=out)
         return
     if args.command == "list":
-        from .experiments import EXPERIMENTS
+        from .experiments import EXPERIMENTS, PRESETS, REGIMES
 
         for name, module in EXPERIMENTS.items():
             print(f"{name:<16} {(module.__doc__ or '').strip().splitlines()[0]}", file=out)
+        for preset, (name, settings) in PRESETS.items():
+            shown = " ".join(f"--set '{k}={v}'" for k, v in settings.items())
+            print(f"\npreset {preset!r}: initlab run {name} --preset {preset}  (= {shown})", file=out)
+        print("the learner's regimes: " + ", ".join(f"{k} = {v}" for k, v in REGIMES.items()), file=out)
         return
     if args.command == "run":
         _run_experiment(args, out, err)

@@ -18,7 +18,8 @@ from ..spec import parse_spec
 from . import bias_vs_weights, course, depth, scale, symmetry
 from .result import Result
 
-__all__ = ["EXPERIMENTS", "Result", "bias_vs_weights", "course", "depth", "make_config", "scale", "symmetry"]
+__all__ = ["EXPERIMENTS", "PRESETS", "REGIMES", "Result", "bias_vs_weights", "course", "depth", "make_config", "scale",
+           "symmetry"]  # fmt: skip
 
 #: name -> module with ``Config`` and ``run``, in the lecture's order
 EXPERIMENTS: dict[str, ModuleType] = {
@@ -27,6 +28,20 @@ EXPERIMENTS: dict[str, ModuleType] = {
     "scale": scale,
     "depth": depth,
     "course": course,
+}
+
+#: The learner's four regimes of the lecture, as weight specs for its one-hidden-layer tanh/sigmoid net:
+#: zeros never break the symmetry, too small learns slowly but safely, too large saturates.
+REGIMES = {
+    "zero": "zeros",
+    "too small": "randn(scale=0.0001)",
+    "appropriate": "randn(scale=0.01)",
+    "too large": "randn(scale=100)",
+}
+
+#: Named settings: preset -> (experiment, settings as on the command line).
+PRESETS = {
+    "regimes": ("scale", {"scales": "0, 0.0001, 0.01, 100", "small": "0.01", "large": "100"}),
 }
 
 
@@ -62,15 +77,25 @@ def _check(value: Any, base: str, key: str, name: str, text: str) -> Any:
     return float(value) if base == "float" else value
 
 
-def make_config(name: str, settings: dict[str, str] | None = None, seeds: int | None = None) -> Any:
-    """The ``Config`` of experiment ``name`` with ``settings`` (text, as on the command line) applied.
-
-    ``seeds`` sets how many seeds each start is run with.
+def make_config(
+    name: str, settings: dict[str, str] | None = None, seeds: int | None = None, preset: str | None = None
+) -> Any:
+    """The ``Config`` of experiment ``name`` with a ``preset`` and then ``settings`` (text, as on the command
+    line) applied.  ``seeds`` sets how many seeds each start is run with.
 
     >>> make_config("symmetry", {"widths": "2, 8", "dataset": "circles"}).widths
     (2, 8)
+    >>> make_config("scale", preset="regimes").scales
+    (0.0, 0.0001, 0.01, 100.0)
     """
     name = check_choice(name, "experiment", list(EXPERIMENTS))
+    if preset is not None:
+        preset = check_choice(preset, "preset", list(PRESETS))
+        if PRESETS[preset][0] != name:
+            raise InitlabValueError(
+                f"The preset {preset!r} is for the experiment {PRESETS[preset][0]!r}. Got the experiment {name!r}."
+            )
+        settings = {**PRESETS[preset][1], **(settings or {})}
     module = EXPERIMENTS[name]
     fields = {f.name: str(f.type) for f in dataclasses.fields(module.Config)}
     values: dict[str, Any] = {}
