@@ -204,4 +204,6 @@ class _Terminal(io.StringIO):
 def test_run_shows_progress_only_on_a_terminal() -> None:
     err = _Terminal()
     assert main(["run", "symmetry", *SMALL_SYMMETRY], out=io.StringIO(), err=err) == 0
-    assert err.getvalue().startswith("running symmetry ...") and err.getvalue().endswith(" s\n")
+    text = err.getvalue()
+    assert text.startswith("running symmetry\n") and text.endswith(" s\n")
+    assert "[####################] step 200/200" in text  # one bar per training run, drawn on one line

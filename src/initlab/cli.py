@@ -21,6 +21,7 @@ from . import __version__
 from ._validation import InitlabError
 from .explain import Explanation, explain
 from .registry import INITIALIZERS, aliases, names
+from .training import reporting_progress
 
 __all__ = ["main"]
 
@@ -158,6 +159,17 @@ def _settings(pairs: list[str]) -> dict[str, str]:
     return settings
 
 
+def _progress_bar(err: TextIO, label: str) -> Any:
+    """A one-line progress bar on ``err`` for each training run of an experiment."""
+
+    def draw(done: int, total: int) -> None:
+        filled = round(20 * done / total)
+        end = "\n" if done == total else ""
+        print(f"\r  {label}: [{'#' * filled}{'.' * (20 - filled)}] step {done}/{total}", end=end, file=err, flush=True)
+
+    return draw
+
+
 def _run_experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     import time
 
@@ -169,10 +181,12 @@ def _run_experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         store.check_writable(args.out)  # fail before the work, not after it
     start = time.perf_counter()
     if err.isatty():  # progress only for a person watching
-        print(f"running {args.name} ...", end="", file=err, flush=True)
-    result = EXPERIMENTS[args.name].run(config)
-    if err.isatty():
-        print(f" {time.perf_counter() - start:.0f} s", file=err, flush=True)
+        print(f"running {args.name}", file=err, flush=True)
+        with reporting_progress(_progress_bar(err, args.name)):
+            result = EXPERIMENTS[args.name].run(config)
+        print(f"{args.name}: {time.perf_counter() - start:.0f} s", file=err, flush=True)
+    else:
+        result = EXPERIMENTS[args.name].run(config)
     folder = None
     if args.out:
         from .plots import save_figures
@@ -205,12 +219,15 @@ def _tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     for i, (name, module) in enumerate(EXPERIMENTS.items(), start=1):
         start = time.perf_counter()
         if show:
-            print(f"[{i}/{len(EXPERIMENTS)}] {name} ...", end="", file=err, flush=True)
-        result = module.run(module.Config())
+            print(f"[{i}/{len(EXPERIMENTS)}] {name}", file=err, flush=True)
+            with reporting_progress(_progress_bar(err, name)):
+                result = module.run(module.Config())
+        else:
+            result = module.run(module.Config())
         save_figures(result, store.save(result, args.out))
         summary[name] = {"claims": result.claims, "answer": result.answer}
         if show:
-            print(f" {time.perf_counter() - start:.0f} s", file=err, flush=True)
+            print(f"[{i}/{len(EXPERIMENTS)}] {name}: {time.perf_counter() - start:.0f} s", file=err, flush=True)
     report = write_report(args.out)
     if args.json:
         print(json.dumps({"report": str(report), "experiments": summary}, indent=2), file=out)

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,23 @@ from .losses import sum2
 from .mlp import MLP, Cache, Params, backward, forward
 from .optim import Optimizer, get_optimizer
 
-__all__ = ["METRICS", "SATURATION_FRACTION", "History", "StepInfo", "layer_stats", "train"]
+__all__ = ["METRICS", "SATURATION_FRACTION", "History", "StepInfo", "layer_stats", "reporting_progress", "train"]
+
+_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("initlab_progress", default=None)
+
+
+@contextmanager
+def reporting_progress(report: Callable[[int, int], None]) -> Iterator[None]:
+    """Within the block, every :func:`train` calls ``report(steps_done, steps)`` about 50 times per run.
+
+    The command line uses it to draw progress bars; library code never prints.
+    """
+    token = _PROGRESS.set(report)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
 
 #: A tanh/sigmoid unit counts as saturated where g'(z) is below this fraction of g'(0).
 SATURATION_FRACTION = 0.02
@@ -149,6 +167,9 @@ def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Opti
     if callback is not None:
         raise InitlabValueError("The 'numba' backend takes no callback (it keeps no caches). Got a callback.")
     losses, records, raw = train_fused(net, params, X, Y, steps=steps, lr=opt.lr, record_every=record_every)
+    report = _PROGRESS.get()
+    if report is not None:  # the kernel runs all steps in one call: one report at its end
+        report(steps, steps)
     stats = {metric: raw[..., i] for i, metric in enumerate(METRICS)}
     finite = np.isfinite(losses)
     diverged_at = np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
@@ -204,6 +225,8 @@ def train(
         params.update(to_backend(moved, home))
         return history
     xp = namespace(params["W1"])
+    report = _PROGRESS.get()
+    every = max(1, steps // 50)
     n_models = params["W1"].shape[0] if params["W1"].ndim == 3 else 1
     losses = np.empty((steps, n_models))
     records: list[int] = []
@@ -222,6 +245,8 @@ def train(
                 if callback is not None:
                     extra.append(callback(StepInfo(t, params, caches, grads, loss)))
             opt.step(params, grads, xp)
+            if report is not None and ((t + 1) % every == 0 or t == steps - 1):
+                report(t + 1, steps)
     finite = np.isfinite(losses)
     diverged_at = np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
     n_layers = net.n_layers
