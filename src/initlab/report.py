@@ -45,8 +45,9 @@ def command_for(result: Result) -> str:
 
 
 def _question(result: Result) -> str:
-    doc = (EXPERIMENTS[result.name].__doc__ or "").strip()
-    return doc.split("\n\n")[0] + ("\n\n" + doc.split("\n\n")[1] if "\n\n" in doc else "")
+    """The experiment's docstring's first two paragraphs, as plain text (RST literals unquoted, lines joined)."""
+    doc = (EXPERIMENTS[result.name].__doc__ or "").strip().replace("``", "")
+    return "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n")[:2])
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
