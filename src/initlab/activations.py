@@ -26,7 +26,11 @@ import numpy as np
 from ._validation import InitlabValueError, check_choice, check_float
 from .spec import parse_spec
 
-__all__ = ["ACTIVATIONS", "Activation", "get_activation"]
+__all__ = ["ACTIVATIONS", "SATURATION_FRACTION", "Activation", "get_activation", "stable_sigmoid"]
+
+#: A tanh/sigmoid unit counts as saturated on an example where g'(z) < SATURATION_FRACTION * g'(0)
+#: (for tanh: |a| > 0.99).  Shared by the training records and the diagnostics.
+SATURATION_FRACTION = 0.02
 
 _SELU_ALPHA = 1.6732632423543772848170429916717  # Klambauer et al. (2017)
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -50,12 +54,18 @@ class Activation:
     def __call__(self, z: Any, xp: Any = np) -> Any:
         return self.forward(xp, z)
 
+    @property
+    def saturation_threshold(self) -> float:
+        """``SATURATION_FRACTION * g'(0)``: where ``g'(z)`` falls below it, the unit is saturated."""
+        zero = np.zeros(1)
+        return SATURATION_FRACTION * float(self.derivative(np, zero, self.forward(np, zero))[0])
+
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
 
 
-def _stable_sigmoid(xp: Any, z: Any) -> Any:
-    # 1 / (1 + exp(-z)) for z >= 0 and exp(z) / (1 + exp(z)) for z < 0: never exp of a large positive number
+def stable_sigmoid(xp: Any, z: Any) -> Any:
+    """1 / (1 + exp(-z)) for z >= 0 and exp(z) / (1 + exp(z)) for z < 0: never exp of a large positive number."""
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
@@ -69,7 +79,7 @@ def _d_linear(xp: Any, z: Any, a: Any) -> Any:  # g'(z) = 1
 
 
 def _sigmoid(xp: Any, z: Any) -> Any:  # g(z) = 1 / (1 + e^-z)
-    return _stable_sigmoid(xp, z)
+    return stable_sigmoid(xp, z)
 
 
 def _d_sigmoid(xp: Any, z: Any, a: Any) -> Any:  # g'(z) = g(z) (1 - g(z))
@@ -119,11 +129,11 @@ def _d_selu(xp: Any, z: Any, a: Any) -> Any:  # g'(z) = scale if z > 0 else g(z)
 
 
 def _silu(xp: Any, z: Any) -> Any:  # g(z) = z sigmoid(z)  (swish, Ramachandran et al. 2017)
-    return z * _stable_sigmoid(xp, z)
+    return z * stable_sigmoid(xp, z)
 
 
 def _d_silu(xp: Any, z: Any, a: Any) -> Any:  # g'(z) = s (1 + z (1 - s)), s = sigmoid(z)
-    s = _stable_sigmoid(xp, z)
+    s = stable_sigmoid(xp, z)
     return s * (1.0 + z * (1.0 - s))
 
 

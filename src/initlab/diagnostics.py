@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .activations import SATURATION_FRACTION
 from .mlp import MLP, Params, forward, loss_and_grads
 
 __all__ = [
@@ -41,8 +42,6 @@ __all__ = [
 
 #: Two units are clones when their weights, bias and activations agree to this, relative to the layer's scale.
 CLONE_TOL = 1e-6
-#: A tanh/sigmoid unit is saturated on an example where g'(z) < SATURATION_FRACTION * g'(0) (tanh: |a| > 0.99).
-SATURATION_FRACTION = 0.02
 #: Verdict "saturated" from this share of units x examples on.
 SATURATED_SHARE = 0.5
 #: Verdict "dead" from this share of relu units that are 0 on every example on.
@@ -190,11 +189,7 @@ def _one_model(net: MLP, params: Params, X: np.ndarray, Y: np.ndarray | None) ->
         _, Z, A = caches[l - 1]
         g = net.hidden[l - 1]
         dgz = g.derivative(np, Z, A)
-        if g.saturating:
-            dg0 = float(g.derivative(np, np.zeros(1), g.forward(np, np.zeros(1)))[0])
-            saturated = float(np.mean(dgz < SATURATION_FRACTION * dg0))
-        else:
-            saturated = math.nan
+        saturated = float(np.mean(dgz < g.saturation_threshold)) if g.saturating else math.nan
         dead = float(np.mean(~np.any(A != 0, axis=1))) if g.can_die else math.nan
         groups = clone_groups(np.concatenate([w, b, A], axis=1))
         cos = cosine_similarity(A)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._validation import check_choice
+from .activations import stable_sigmoid
 
 __all__ = ["LOSSES", "Loss", "course_cost", "get_loss", "sum2"]
 
@@ -48,11 +49,6 @@ class Loss:
         return f"Loss({self.name!r})"
 
 
-def _sigmoid(xp: Any, z: Any) -> Any:
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
 def _bce(xp: Any, z: Any, y: Any) -> Any:
     # -y log s(z) - (1 - y) log(1 - s(z)), rewritten so that no exp overflows and no log sees 0
     per_example = xp.where(z > 0, z, 0.0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
@@ -60,7 +56,7 @@ def _bce(xp: Any, z: Any, y: Any) -> Any:
 
 
 def _d_bce(xp: Any, z: Any, y: Any) -> Any:  # dL/dZ = (sigmoid(Z) - Y) / m
-    return (_sigmoid(xp, z) - y) / z.shape[-1]
+    return (stable_sigmoid(xp, z) - y) / z.shape[-1]
 
 
 def _log_softmax(xp: Any, z: Any) -> Any:
@@ -94,7 +90,7 @@ def _identity(xp: Any, z: Any) -> Any:
 
 
 LOSSES: dict[str, Loss] = {
-    "bce": Loss("bce", _bce, _d_bce, _sigmoid),
+    "bce": Loss("bce", _bce, _d_bce, stable_sigmoid),
     "softmax_ce": Loss("softmax_ce", _softmax_ce, _d_softmax_ce, _softmax),
     "mse": Loss("mse", _mse, _d_mse, _identity),
 }

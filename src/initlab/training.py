@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import InitlabValueError, check_int
+from .activations import SATURATION_FRACTION
 from .backend import namespace, to_backend, to_numpy
 from .losses import sum2
 from .mlp import MLP, Cache, Params, backward, forward
@@ -56,9 +57,6 @@ def reporting_progress(report: Callable[[int, int], None]) -> Iterator[None]:
     finally:
         _PROGRESS.reset(token)
 
-
-#: A tanh/sigmoid unit counts as saturated where g'(z) is below this fraction of g'(0).
-SATURATION_FRACTION = 0.02
 
 METRICS = ("act_mean", "act_std", "saturated", "dead", "dgz_mean", "grad_norm", "grad_ratio")
 
@@ -135,8 +133,7 @@ def layer_stats(net: MLP, params: Params, caches: list[Cache], grads: Params, xp
             dgz = g.derivative(xp, Z, A)
             out["dgz_mean"].append(_mean2(xp, dgz))
             if g.saturating:
-                dg0 = g.derivative(xp, xp.zeros_like(Z[..., :1, :1]), g.forward(xp, xp.zeros_like(Z[..., :1, :1])))
-                flat = xp.astype(dgz < SATURATION_FRACTION * dg0, Z.dtype)
+                flat = xp.astype(dgz < g.saturation_threshold, Z.dtype)
                 out["saturated"].append(_mean2(xp, flat))
             else:
                 out["saturated"].append(nan)
@@ -158,6 +155,12 @@ def layer_stats(net: MLP, params: Params, caches: list[Cache], grads: Params, xp
     return result
 
 
+def _first_nonfinite(losses: np.ndarray) -> np.ndarray:
+    """Per model (column), the first step whose loss is not finite, or -1."""
+    finite = np.isfinite(losses)
+    return np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
+
+
 def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int,
                  callback: Any) -> History:  # fmt: skip
     """The fused CPU kernel of :mod:`initlab.fused`: same math, same history, no callback."""
@@ -171,8 +174,7 @@ def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Opti
     if report is not None:  # the kernel runs all steps in one call: one report at its end
         report(steps, steps)
     stats = {metric: raw[..., i] for i, metric in enumerate(METRICS)}
-    finite = np.isfinite(losses)
-    diverged_at = np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
+    diverged_at = _first_nonfinite(losses)
     return History(losses, records, stats, diverged_at)
 
 
@@ -247,8 +249,7 @@ def train(
             opt.step(params, grads, xp)
             if report is not None and ((t + 1) % every == 0 or t == steps - 1):
                 report(t + 1, steps)
-    finite = np.isfinite(losses)
-    diverged_at = np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
+    diverged_at = _first_nonfinite(losses)
     n_layers = net.n_layers
     stacked = {m: np.stack(v) if v else np.empty((0, n_models, n_layers)) for m, v in stats.items()}
     return History(losses, np.asarray(records, dtype=int), stacked, diverged_at, extra)
