@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from .activations import SATURATION_FRACTION
+
 FAST = {"reassoc", "contract", "nsz", "arcp"}  # never nnan/ninf: a diverging model must still produce NaN
 
 # Eigen's float32 tanh: odd/even polynomials on |x| <= 7.905, beyond which tanh rounds to +-1.
@@ -35,6 +37,8 @@ B0, B2, B4, B6 = (
 CLAMP = F32(7.90531110763549805)
 
 LINEAR, TANH, RELU, SIGMOID = 0, 1, 2, 3
+SAT_TANH = SATURATION_FRACTION * 1.0  # the saturation thresholds SATURATION_FRACTION * g'(0): tanh'(0) = 1
+SAT_SIGMOID = SATURATION_FRACTION * 0.25  # sigmoid'(0) = 1/4
 BLAS_MIN = 1024  # a layer with n_l * n_{l-1} below this uses the loops below instead of a BLAS call
 
 
@@ -187,7 +191,7 @@ def layer_stats(a: Any, kind: int, output: bool, row: Any) -> None:
                 r1 += v
                 r2 += v * v
                 rd += d
-                rs += 1 if d < 0.02 else 0
+                rs += 1 if d < SAT_TANH else 0
         elif kind == SIGMOID:
             for j in range(m):
                 v = a[i, j]
@@ -195,7 +199,7 @@ def layer_stats(a: Any, kind: int, output: bool, row: Any) -> None:
                 r1 += v
                 r2 += v * v
                 rd += d
-                rs += 1 if d < 0.005 else 0
+                rs += 1 if d < SAT_SIGMOID else 0
         else:
             for j in range(m):
                 v = a[i, j]
