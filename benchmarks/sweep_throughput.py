@@ -5,7 +5,7 @@ the timing harness are the shared script's: this file adds initlab's approaches 
 and runs it, so every approach is timed round-robin on the same machine and its first losses
 are checked against the same float64 reference.
 
-initlab approaches (all through the public ``initlab.training.train``):
+initlab approaches (all through the public ``initlab.engine.train``):
   initlab_numpy   the reference engine, all M models batched on a leading axis (numpy)
   initlab_numba   the fused CPU kernel (``backend="numba"``)
   *+diag          the same, recording every per-layer statistic at every step
@@ -28,8 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from initlab.mlp import MLP
-from initlab.training import train
+from initlab.engine import MLP, train
 
 # torch loads GNU OpenMP, after which numba would pick its OpenMP layer and OpenBLAS would warn (harmlessly,
 # BLAS is held to one thread) at every call; this script calls from one thread, so the simple layer serves.

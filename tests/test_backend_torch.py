@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from initlab import InitlabValueError, data
-from initlab.backend import namespace, to_backend
-from initlab.mlp import MLP, init_ensemble
-from initlab.training import METRICS, train
+from initlab.engine import METRICS, MLP, init_ensemble, namespace, to_backend, train
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch

@@ -144,7 +144,7 @@ def test_run_prints_claims_and_answer_and_writes_results(tmp_path: Path) -> None
     ]  # fmt: skip
     doc = json.loads((folder / "config.json").read_text())
     assert doc["config"]["widths"] == [2, 4] and doc["config"]["seeds"] == 2 and doc["versions"]["initlab"]
-    from initlab import store
+    from initlab import results as store
 
     back = store.load(folder)
     assert back.claims == doc["claims"] and back.rows[0]["metric"] == "distinct_units"

@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 
 from initlab import data
-from initlab.losses import course_cost
-from initlab.mlp import MLP, accuracy, forward, init_params
-from initlab.training import train
+from initlab.engine import MLP, accuracy, course_cost, forward, init_params, train
 
 DIMS = [2, 10, 5, 1]
 HE_COSTS = {0: 0.8830537463419761, 1000: 0.6879825919728063, 2000: 0.6751286264523371, 14000: 0.07357895962677369}

@@ -10,8 +10,7 @@ import pytest
 
 from initlab import data
 from initlab.diagnostics import clone_groups, cosine_similarity, diagnose, numerical_rank
-from initlab.mlp import MLP, SymmetryWarning, init_ensemble, init_params
-from initlab.training import train
+from initlab.engine import MLP, SymmetryWarning, init_ensemble, init_params, train
 
 
 def test_clone_groups_exact_and_within_tolerance() -> None:

@@ -9,21 +9,28 @@ import numpy as np
 import pytest
 
 from initlab import InitlabTypeError, InitlabValueError
-from initlab.activations import ACTIVATIONS, get_activation
-from initlab.losses import LOSSES, course_cost, get_loss
-from initlab.mlp import (
+from initlab.engine import (
+    ACTIVATIONS,
+    LOSSES,
+    METRICS,
     MLP,
+    Adam,
+    GradientDescent,
+    Momentum,
     SymmetryWarning,
     accuracy,
     backward,
+    course_cost,
     forward,
+    get_activation,
+    get_loss,
+    get_optimizer,
     gradient_check,
     init_ensemble,
     init_params,
     loss_and_grads,
+    train,
 )
-from initlab.optim import Adam, GradientDescent, Momentum, get_optimizer
-from initlab.training import METRICS, train
 
 GRID = np.concatenate([np.linspace(-6, 6, 241), [-1e-3, 1e-3, 0.5, -0.5]])
 GRID = GRID[np.abs(GRID) > 1e-4]  # keep away from relu-like kinks at 0
@@ -124,7 +131,7 @@ def test_gradient_check_below_1e_7(hidden, loss: str, k: int) -> None:
 
 def test_gradient_check_catches_a_wrong_derivative() -> None:
     # negative control: a tanh whose derivative is wrong by 10% must fail the check
-    from initlab.activations import Activation
+    from initlab.engine import Activation
 
     bad = Activation("bad_tanh", ACTIVATIONS["tanh"].forward, lambda xp, z, a: 1.1 * (1 - a * a))
     net = MLP.make([3, 5, 1], bad)

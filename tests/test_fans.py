@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, special
 
 from initlab import InitlabTypeError, InitlabValueError
-from initlab.fans import TORCH_GAINS, fans, gain
+from initlab.initializers import TORCH_GAINS, fans, gain
 
 
 @pytest.mark.parametrize(

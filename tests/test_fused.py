@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from initlab import InitlabValueError, data
-from initlab.mlp import MLP, init_ensemble, init_params
-from initlab.training import METRICS, train
+from initlab.engine import METRICS, MLP, init_ensemble, init_params, train
 
 pytest.importorskip("numba")
 
@@ -61,7 +60,7 @@ def test_fused_marks_divergence_and_trains_the_others() -> None:
 
 
 def test_fused_tanh_approximation_is_float32_accurate() -> None:
-    from initlab._fused_kernel import tanh32
+    from initlab.engine._fused_kernel import tanh32
 
     x = np.linspace(-12, 12, 200001).astype(np.float32)
     approx = np.array([tanh32(v) for v in x[::50]], dtype=np.float32)

@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 import initlab
-from initlab.plans import Plan, draw
-from initlab.registry import INITIALIZERS
+from initlab.initializers import INITIALIZERS, Plan, draw
 
 SHAPES: dict[str, tuple[int, ...]] = {
     "tall": (64, 16),

@@ -19,7 +19,7 @@ import pytest
 from scipy import optimize, stats
 
 import initlab
-from initlab.distributions import truncated_normal_moments
+from initlab.initializers import truncated_normal_moments
 
 P_MIN = 1e-4
 KERAS_TRUNC_STD = 0.87962566103423978  # std of N(0, 1) truncated to [-2, 2], as Keras and JAX hard-code it
@@ -715,7 +715,7 @@ def test_unknown_choice_of_wrong_type():
 
 VALID_SHAPE = {"dirac": (6, 3, 3), "delta_orthogonal": (6, 3, 3)}
 NEEDS = {"sparse": {"sparsity": 0.5}}
-ALL_NAMES = sorted(initlab.registry.INITIALIZERS)
+ALL_NAMES = sorted(initlab.initializers.INITIALIZERS)
 FAN_BASED = [
     "variance_scaling",
     "xavier_uniform",
@@ -735,7 +735,7 @@ DETERMINISTIC = ["constant", "zeros", "ones", "eye", "identity", "dirac"]
 
 
 def _call(name: str, shape: Any, rng: Any = 0, **kw: Any) -> np.ndarray:
-    return initlab.registry.INITIALIZERS[name](shape, rng, **NEEDS.get(name, {}), **kw)
+    return initlab.initializers.INITIALIZERS[name](shape, rng, **NEEDS.get(name, {}), **kw)
 
 
 def _bad_dim_shapes(name: str) -> list[tuple[int, ...]]:

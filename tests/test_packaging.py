@@ -21,7 +21,18 @@ def test_import_initlab_pulls_in_numpy_and_the_standard_library_only() -> None:
 def test_public_api_is_explicit() -> None:
     for name in initlab.__all__:
         assert hasattr(initlab, name), name
-    for module in (initlab.init, initlab.fans, initlab.registry, initlab.spec, initlab.bias, initlab.plans):
+    for module in (
+        initlab.initializers,
+        initlab.initializers.bias,
+        initlab.engine,
+        initlab.diagnostics,
+        initlab.experiments,
+        initlab.results,
+        initlab.cli,
+        initlab.spec,
+        initlab.seeding,
+        initlab.data,
+    ):
         assert module.__all__
         for name in module.__all__:
             assert hasattr(module, name), (module.__name__, name)

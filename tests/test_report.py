@@ -40,9 +40,7 @@ def test_report_embeds_every_figure(tmp_path: Path) -> None:
 
 
 def test_report_escapes_strings_from_results(tmp_path: Path) -> None:
-    from initlab.experiments.result import Result
-    from initlab.report import write_report
-    from initlab.store import save
+    from initlab.results import Result, save, write_report
 
     evil = Result("symmetry", {"widths": [2]}, [{"model": 0, "step": 0, "layer": 1, "metric": "m", "value": 1.0}],
                   claims={"<script>alert(1)</script>": True}, answer="a < b & c")  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 
 import initlab
 from initlab import InitlabTypeError, InitlabValueError, get, get_bias
-from initlab.registry import INITIALIZERS, aliases, names
+from initlab.initializers import INITIALIZERS, aliases, names
 from initlab.spec import format_spec, parse_spec
 
 

@@ -20,7 +20,7 @@ import pytest
 from scipy import stats
 
 import initlab
-from initlab import fans as lab_fans
+from initlab import initializers as lab_fans
 
 torch = pytest.importorskip("torch")
 nn_init = torch.nn.init
@@ -107,7 +107,7 @@ FAN_SHAPES = [
 @pytest.mark.parametrize("shape", FAN_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_fans_equal_torch(shape: tuple[int, ...]) -> None:
     assert lab_fans.fans(shape) == torch_fans(shape)
-    assert initlab.compute_fans(list(shape)) == torch_fans(shape)
+    assert initlab.fans(list(shape)) == torch_fans(shape)
 
 
 @pytest.mark.parametrize("shape", [(64, 32, 3, 3), (12, 5, 4), (6, 6)], ids=lambda s: "x".join(map(str, s)))

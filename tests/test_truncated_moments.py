@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from initlab.distributions import truncated_normal_moments
+from initlab.initializers import truncated_normal_moments
 
 mpmath = pytest.importorskip("mpmath")
 

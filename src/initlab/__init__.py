@@ -1,28 +1,33 @@
 """initlab: see, check and choose how a neural network starts.
 
-The core imports numpy and the standard library only.
+The layers, each a subpackage with a small public face (imports point downward):
+:mod:`initlab.initializers` (schemes, plans, fans, bias policies, specs),
+:mod:`initlab.engine` (the network, its training and its health metrics),
+:mod:`initlab.diagnostics`, :mod:`initlab.experiments`, :mod:`initlab.results` and
+:mod:`initlab.cli`.  What users reach for most is re-exported here.  The core imports
+numpy and the standard library only.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("initlab")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
-    __version__ = "0+unknown"
-
-from . import bias, distributions, fans, init, plans, registry, seeding, spec, structured
+from . import data, diagnostics, engine, initializers, seeding, spec
 from ._validation import InitlabError, InitlabTypeError, InitlabValueError
-from .explain import Explanation, explain, orthogonality_error
-from .fans import fans as compute_fans
-from .fans import gain
-from .init import (
+from ._version import __version__
+from .diagnostics import diagnose
+from .engine import MLP, SymmetryWarning, init_ensemble, init_params, train
+from .initializers import (
+    Explanation,
+    Initializer,
     Plan,
     constant,
     delta_orthogonal,
     dirac,
+    explain,
     eye,
+    fans,
+    gain,
+    get,
+    get_bias,
     glorot_normal,
     glorot_uniform,
     he_normal,
@@ -32,11 +37,14 @@ from .init import (
     kaiming_uniform,
     lecun_normal,
     lecun_uniform,
+    names,
     normal,
     ones,
     orthogonal,
+    orthogonality_error,
     plan,
     randn,
+    register,
     sparse,
     torch_default,
     truncated_normal,
@@ -46,24 +54,26 @@ from .init import (
     xavier_uniform,
     zeros,
 )
-from .registry import Initializer, get, get_bias, names, register
 from .seeding import as_rng
 
 __all__ = [
+    "MLP",
     "Explanation",
     "Initializer",
     "InitlabError",
     "InitlabTypeError",
     "InitlabValueError",
     "Plan",
+    "SymmetryWarning",
     "__version__",
     "as_rng",
-    "bias",
-    "compute_fans",
     "constant",
+    "data",
     "delta_orthogonal",
+    "diagnose",
+    "diagnostics",
     "dirac",
-    "distributions",
+    "engine",
     "explain",
     "eye",
     "fans",
@@ -75,7 +85,9 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
-    "init",
+    "init_ensemble",
+    "init_params",
+    "initializers",
     "kaiming_normal",
     "kaiming_uniform",
     "lecun_normal",
@@ -86,15 +98,13 @@ __all__ = [
     "orthogonal",
     "orthogonality_error",
     "plan",
-    "plans",
     "randn",
     "register",
-    "registry",
     "seeding",
     "sparse",
     "spec",
-    "structured",
     "torch_default",
+    "train",
     "truncated_normal",
     "uniform",
     "variance_scaling",

@@ -1,7 +1,7 @@
 """The lecture's claims as experiments: each module has a ``Config`` dataclass and ``run(config) -> Result``.
 
 Experiments compute; figures, reports and files are made elsewhere from the
-:class:`~initlab.experiments.result.Result` (a tidy table, arrays, claims checked on
+:class:`~initlab.results.Result` (a tidy table, arrays, claims checked on
 the numbers, and the answer in words).  Every experiment trains many seeds at once
 as one ensemble.
 """
@@ -14,9 +14,9 @@ from types import ModuleType
 from typing import Any
 
 from .._validation import InitlabValueError, check_choice, closest
+from ..results import Result
 from ..spec import parse_spec
 from . import bias_vs_weights, course, depth, scale, symmetry
-from .result import Result
 
 __all__ = ["EXPERIMENTS", "PRESETS", "REGIMES", "Result", "bias_vs_weights", "course", "depth", "make_config", "scale",
            "symmetry"]  # fmt: skip

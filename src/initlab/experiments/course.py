@@ -24,10 +24,8 @@ import numpy as np
 
 from .. import data as _data
 from .._validation import InitlabValueError, check_int
-from ..losses import course_cost
-from ..mlp import MLP, SymmetryWarning, accuracy, forward, init_ensemble
-from ..training import StepInfo, train
-from .result import Result
+from ..engine import MLP, StepInfo, SymmetryWarning, accuracy, course_cost, forward, init_ensemble, train
+from ..results import Result
 
 __all__ = ["PUBLISHED", "Config", "run"]
 

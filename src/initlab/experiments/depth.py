@@ -28,12 +28,10 @@ import numpy as np
 
 from .. import data as _data
 from .._validation import InitlabValueError, check_float, check_int
-from ..activations import get_activation
-from ..mlp import MLP, accuracy, backward, forward, init_ensemble
-from ..registry import get
+from ..engine import MLP, accuracy, backward, forward, get_activation, init_ensemble, train
+from ..initializers import get
+from ..results import Result
 from ..seeding import as_rng
-from ..training import train
-from .result import Result
 
 __all__ = ["SCHEMES", "Config", "run"]
 

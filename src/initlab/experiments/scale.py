@@ -21,9 +21,8 @@ import numpy as np
 from .. import data as _data
 from .._validation import InitlabValueError, check_float, check_int
 from ..diagnostics import distinct_units
-from ..mlp import MLP, SymmetryWarning, accuracy, init_ensemble
-from ..training import StepInfo, train
-from .result import Result
+from ..engine import MLP, StepInfo, SymmetryWarning, accuracy, init_ensemble, train
+from ..results import Result
 
 __all__ = ["Config", "run", "seed_table"]
 

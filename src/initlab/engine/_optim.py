@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import InitlabValueError, check_choice, check_float
+from .._validation import InitlabValueError, check_choice, check_float
 
 __all__ = ["OPTIMIZERS", "Adam", "GradientDescent", "Momentum", "Optimizer", "get_optimizer"]
 

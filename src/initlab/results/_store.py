@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from ._validation import InitlabValueError
-from .experiments.result import Result
+from .._validation import InitlabValueError
+from .._version import __version__
+from ._result import Result
 
 __all__ = ["FILES", "check_writable", "load", "save"]
 

@@ -1,4 +1,4 @@
-"""The numba kernel behind :mod:`initlab.fused` (imported only when the numba backend is used).
+"""The numba kernel behind :mod:`initlab.engine` (imported only when the numba backend is used).
 
 Kept at module level so that numba caches the compiled kernel on disk.  Shapes are the
 course's: ``A[l]`` is ``(n_l, m)``, examples contiguous, so every inner loop runs along
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from .activations import SATURATION_FRACTION
+from ._activations import SATURATION_FRACTION
 
 FAST = {"reassoc", "contract", "nsz", "arcp"}  # never nnan/ninf: a diverging model must still produce NaN
 

@@ -13,10 +13,9 @@ import html
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .experiments import EXPERIMENTS
-from .experiments.result import Result
-from .store import load
+from .._version import __version__
+from ._result import Result
+from ._store import load
 
 __all__ = ["command_for", "write_report"]
 
@@ -32,6 +31,8 @@ table { border-collapse: collapse; margin: 0.8em 0; } td, th { border: 1px solid
 
 def command_for(result: Result) -> str:
     """The ``initlab run`` command that reproduces ``result`` (only the settings that differ from the defaults)."""
+    from ..experiments import EXPERIMENTS  # temporary upward import, removed when Result carries its question
+
     module = EXPERIMENTS[result.name]
     parts = [f"initlab run {result.name}"]
     for f in dataclasses.fields(module.Config):
@@ -46,6 +47,8 @@ def command_for(result: Result) -> str:
 
 def _question(result: Result) -> str:
     """The experiment's docstring's first two paragraphs, as plain text (RST literals unquoted, lines joined)."""
+    from ..experiments import EXPERIMENTS
+
     doc = (EXPERIMENTS[result.name].__doc__ or "").strip().replace("``", "")
     return "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n")[:2])
 
@@ -83,6 +86,8 @@ def write_report(folder: str | Path) -> Path:
     """Write ``folder/report.html`` from the experiment results saved in ``folder``'s subfolders."""
     root = Path(folder)
     runs = [(load(p), p) for p in sorted(root.iterdir()) if p.is_dir() and (p / "config.json").exists()]
+    from ..experiments import EXPERIMENTS
+
     order = list(EXPERIMENTS)
     runs.sort(key=lambda rp: order.index(rp[0].name) if rp[0].name in order else len(order))
     toc = " · ".join(f"<a href='#{html.escape(r.name)}'>{html.escape(r.name)}</a>" for r, _ in runs)

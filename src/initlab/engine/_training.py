@@ -24,7 +24,6 @@ own slice of every array).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,14 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import InitlabValueError, check_int
-from .activations import SATURATION_FRACTION
-from .backend import namespace, to_backend, to_numpy
-from .losses import sum2
-from .mlp import MLP, Cache, Params, backward, forward
-from .optim import Optimizer, get_optimizer
+from .._validation import InitlabValueError, check_int
+from ._backends import namespace, to_backend, to_numpy
+from ._metrics import METRICS, layer_stats
+from ._mlp import MLP, Cache, Params, backward, forward
+from ._optim import Optimizer, get_optimizer
 
-__all__ = ["METRICS", "SATURATION_FRACTION", "History", "StepInfo", "layer_stats", "reporting_progress", "train"]
+__all__ = ["History", "StepInfo", "reporting_progress", "train"]
 
 _PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("initlab_progress", default=None)
 
@@ -56,9 +54,6 @@ def reporting_progress(report: Callable[[int, int], None]) -> Iterator[None]:
         yield
     finally:
         _PROGRESS.reset(token)
-
-
-METRICS = ("act_mean", "act_std", "saturated", "dead", "dgz_mean", "grad_norm", "grad_ratio")
 
 
 @dataclass
@@ -106,55 +101,6 @@ class History:
                         yield {"model": k, "step": int(t), "layer": l + 1, "metric": metric, "value": v}
 
 
-def _norm(xp: Any, a: Any) -> Any:
-    """Frobenius norm over the last two axes (one per model)."""
-    return xp.sqrt(sum2(xp, a * a))
-
-
-def _mean2(xp: Any, a: Any) -> Any:
-    """Mean over the last two axes (one per model)."""
-    return sum2(xp, a) / (a.shape[-1] * a.shape[-2])
-
-
-def layer_stats(net: MLP, params: Params, caches: list[Cache], grads: Params, xp: Any = np) -> dict[str, np.ndarray]:
-    """The :data:`METRICS` of one step, each ``(M, L)`` (``M = 1`` for a single model), as numpy."""
-    L = net.n_layers
-    ensemble = params["W1"].ndim == 3
-    out: dict[str, list[Any]] = {m: [] for m in METRICS}
-    for l in range(1, L + 1):
-        _, Z, A = caches[l - 1]
-        act = net.loss.output(xp, Z) if l == L else A
-        mean = _mean2(xp, act)
-        out["act_mean"].append(mean)
-        out["act_std"].append(xp.sqrt(_mean2(xp, (act - xp.reshape(mean, (*mean.shape, 1, 1))) ** 2)))
-        nan = xp.full(mean.shape, math.nan, dtype=mean.dtype) if ensemble else math.nan
-        if l < L:
-            g = net.hidden[l - 1]
-            dgz = g.derivative(xp, Z, A)
-            out["dgz_mean"].append(_mean2(xp, dgz))
-            if g.saturating:
-                flat = xp.astype(dgz < g.saturation_threshold, Z.dtype)
-                out["saturated"].append(_mean2(xp, flat))
-            else:
-                out["saturated"].append(nan)
-            if g.can_die:
-                alive = xp.any(A != 0, axis=-1)  # (n_l,) per model: active on some example
-                out["dead"].append(1.0 - xp.mean(xp.astype(alive, Z.dtype), axis=-1))
-            else:
-                out["dead"].append(nan)
-        else:
-            for metric in ("dgz_mean", "saturated", "dead"):
-                out[metric].append(nan)
-        gn = _norm(xp, grads[f"dW{l}"])
-        out["grad_norm"].append(gn)
-        out["grad_ratio"].append(gn / _norm(xp, params[f"W{l}"]))
-    result = {}
-    for metric, per_layer in out.items():
-        cols = [np.atleast_1d(to_numpy(v)).astype(np.float64) for v in per_layer]
-        result[metric] = np.stack(cols, axis=-1)  # (M, L)
-    return result
-
-
 def _first_nonfinite(losses: np.ndarray) -> np.ndarray:
     """Per model (column), the first step whose loss is not finite, or -1."""
     finite = np.isfinite(losses)
@@ -163,8 +109,8 @@ def _first_nonfinite(losses: np.ndarray) -> np.ndarray:
 
 def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int,
                  callback: Any) -> History:  # fmt: skip
-    """The fused CPU kernel of :mod:`initlab.fused`: same math, same history, no callback."""
-    from .fused import check_supported, train_fused
+    """The fused CPU kernel of :mod:`initlab.engine`: same math, same history, no callback."""
+    from ._fused import check_supported, train_fused
 
     check_supported(net, params, opt)
     if callback is not None:
@@ -195,18 +141,18 @@ def train(
     """Train ``params`` (updated in place) for ``steps`` full-batch steps on ``X``, ``Y``.
 
     ``optimizer`` is a name (``gd``, ``momentum``, ``adam``, taking ``lr``: a float or one
-    per model) or an :class:`~initlab.optim.Optimizer`.  Every ``record_every`` steps
+    per model) or an :class:`~initlab.engine.Optimizer`.  Every ``record_every`` steps
     (and at the last step) the :data:`METRICS` are recorded and ``callback(StepInfo)``
     is called; whatever it returns is kept in ``History.extra``.  ``record_every=0``
     records nothing but the loss.
 
-    Backends: the arrays may be numpy or torch tensors (see :mod:`initlab.backend`),
+    Backends: the arrays may be numpy or torch tensors (see :mod:`initlab.engine`),
     and the math runs where they are.  Or pass ``backend="torch"`` (with
     ``device="cuda"`` for a GPU): ``params``, ``X`` and ``Y`` are moved there for the
     run and the trained values are written back into ``params`` in their original
     type.  The history is numpy either way.
 
-    >>> from initlab.mlp import init_params
+    >>> from initlab.engine import init_params
     >>> net = MLP.make([2, 8, 1], "tanh")
     >>> p = init_params(net.layer_dims, weights="xavier_normal", rng=0)
     >>> X = np.array([[0.0, 0, 1, 1], [0, 1, 0, 1]]); Y = np.array([[0.0, 1, 1, 0]])

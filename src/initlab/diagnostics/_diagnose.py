@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .activations import SATURATION_FRACTION
-from .mlp import MLP, Params, forward, loss_and_grads
+from ..engine import MLP, SATURATION_FRACTION, Params, forward, loss_and_grads
 
 __all__ = [
     "CLONE_TOL",
@@ -233,7 +232,7 @@ def diagnose(net: MLP, params: Params, X: Any, Y: Any = None) -> list[list[Layer
     ``vanishing``, else ``healthy``; ``reasons`` lists every rule that applied with its
     numbers.
 
-    >>> from initlab.mlp import init_params
+    >>> from initlab.engine import init_params
     >>> net = MLP.make([2, 4, 1], "tanh")
     >>> import warnings; warnings.simplefilter("ignore")
     >>> p = init_params(net.layer_dims, weights="zeros", rng=0)

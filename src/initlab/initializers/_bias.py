@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from . import init as _init
-from ._typing import RNGLike, ShapeLike
-from ._validation import check_int
+from .._typing import RNGLike, ShapeLike
+from .._validation import check_int
+from . import _schemes as _init
 
 __all__ = ["POLICIES", "constant", "normal", "torch_default", "uniform", "zeros"]
 
@@ -75,5 +75,5 @@ def torch_default(shape: ShapeLike, rng: RNGLike, *, fan_in: int, dtype: Any = F
     return _init.uniform(shape, rng, low=-bound, high=bound, dtype=dtype)
 
 
-#: The policy names, as :func:`initlab.registry.get_bias` knows them.
+#: The policy names, as :func:`initlab.initializers.get_bias` knows them.
 POLICIES = ("zeros", "constant", "normal", "uniform", "torch_default")

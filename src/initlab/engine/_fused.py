@@ -1,7 +1,7 @@
 """The fused CPU backend: the engine's math compiled with numba, for ensembles of small nets.
 
-This is a second lowering of exactly the math of :mod:`initlab.mlp` and
-:mod:`initlab.training` (forward, backward, gradient descent, the recorded
+This is a second lowering of exactly the math of :mod:`initlab.engine` and
+:mod:`initlab.engine` (forward, backward, gradient descent, the recorded
 statistics), written for speed on a CPU, and checked against that reference in
 the tests.  Layout:
 
@@ -17,7 +17,7 @@ the tests.  Layout:
 
 Supported: hidden activations ``tanh``, ``relu``, ``sigmoid``, ``linear``; loss
 ``bce``; plain gradient descent with a learning rate per model; float32 and
-float64; numpy arrays.  :func:`initlab.training.train` uses it with
+float64; numpy arrays.  :func:`initlab.engine.train` uses it with
 ``backend="numba"`` and says why when a run is outside this scope.  numba compiles
 the kernel once per machine (about 10 s) and caches it on disk.
 """
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import InitlabValueError
+from .._validation import InitlabValueError
 
 __all__ = ["SUPPORTED_ACTIVATIONS", "check_supported", "train_fused"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import InitlabValueError, check_choice
+from .._validation import InitlabValueError, check_choice
 
 __all__ = ["BACKENDS", "namespace", "to_backend", "to_numpy"]
 

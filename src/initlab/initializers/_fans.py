@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ._typing import ShapeLike
-from ._validation import InitlabTypeError, InitlabValueError, check_choice, check_float, check_int, check_shape
+from .._typing import ShapeLike
+from .._validation import InitlabTypeError, InitlabValueError, check_choice, check_float, check_int, check_shape
 
 __all__ = ["TORCH_GAINS", "fans", "gain"]
 

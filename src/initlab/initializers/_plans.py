@@ -1,6 +1,6 @@
 """What an initializer will draw, and the one place where every initializer draws.
 
-Every initializer of :mod:`initlab.init` and :mod:`initlab.structured` first builds
+Every initializer of :mod:`initlab.initializers` and :mod:`initlab.initializers` first builds
 a :class:`Plan` (the sampling recipe with its formula, fans, gain, std and bounds)
 and then hands it to :func:`draw`.  So :func:`plan` can show what a call would draw
 without drawing it, using the very code path of a real call.
@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ._typing import ShapeLike
-from ._validation import check_dtype
-from .distributions import standard_normal, truncated_standard_normal, uniform01
-from .seeding import as_rng
+from .._typing import ShapeLike
+from .._validation import check_dtype
+from ..seeding import as_rng
+from ._distributions import standard_normal, truncated_standard_normal, uniform01
 
 __all__ = ["Plan", "centre_tap", "draw", "plan"]
 

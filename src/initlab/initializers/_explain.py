@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from ._validation import check_dtype, check_int, check_shape
-from .fans import fans as compute_fans
-from .plans import Plan, centre_tap
-from .registry import Initializer, get
+from .._validation import check_dtype, check_int, check_shape
+from .._version import __version__
+from ._fans import fans
+from ._plans import Plan, centre_tap
+from ._registry import Initializer, get
 
 __all__ = ["Explanation", "explain", "orthogonality_error"]
 
@@ -74,7 +74,7 @@ def explain(spec: str | Initializer, shape: Any, *, seed: int = 0, dtype: Any = 
     plan = init.plan(dims)
     if plan is not None and plan.fan_in is None and len(dims) >= 2:
         # plain distributions ignore the fans; show them anyway, to compare with the fan-based schemes
-        fan_in, fan_out = compute_fans(dims)
+        fan_in, fan_out = fans(dims)
         plan = dataclasses.replace(plan, fan_in=fan_in, fan_out=fan_out)
     w = init(dims, np.random.default_rng(seed), dtype=dt)
     w64 = w.astype(np.float64)

@@ -1,13 +1,13 @@
 """Weight initializers: pure functions ``f(shape, rng, *, dtype, ...) -> ndarray``.
 
-Shapes follow :mod:`initlab.fans`: a weight is ``(fan_out, fan_in, *receptive)``,
+Shapes follow :mod:`initlab.initializers`: a weight is ``(fan_out, fan_in, *receptive)``,
 the course's ``W[l]`` of shape ``(n_l, n_{l-1})`` and torch's layout.  ``rng`` is a
 ``numpy.random.Generator``, an int seed or a legacy ``RandomState``
 (see :func:`initlab.seeding.as_rng`); the same seed gives the same bits.
 
 This module lists every initializer of initlab (the structured ones live in
-:mod:`initlab.structured` and are re-exported here).  Each first builds a
-:class:`~initlab.plans.Plan` and then draws from it, so :func:`~initlab.plans.plan`
+:mod:`initlab.initializers` and are re-exported here).  Each first builds a
+:class:`~initlab.initializers.Plan` and then draws from it, so :func:`~initlab.initializers.plan`
 can show what a call will draw without drawing it.  The named schemes are specializations of
 :func:`variance_scaling`::
 
@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from . import fans as _fans
-from ._typing import RNGLike, ShapeLike
-from ._validation import InitlabValueError, check_choice, check_float, check_gain, check_shape
-from .distributions import truncated_normal_moments
-from .plans import Plan, draw, plan
-from .structured import delta_orthogonal, dirac, eye, identity, orthogonal, sparse
+from .._typing import RNGLike, ShapeLike
+from .._validation import InitlabValueError, check_choice, check_float, check_gain, check_shape
+from . import _fans
+from ._distributions import truncated_normal_moments
+from ._plans import Plan, draw, plan
+from ._structured import delta_orthogonal, dirac, eye, identity, orthogonal, sparse
 
 __all__ = [
     "Plan",
@@ -367,7 +367,7 @@ def variance_scaling(
 
     ``n`` is ``fan_in``, ``fan_out``, ``(fan_in + fan_out) / 2`` (``fan_avg``) or
     ``sqrt(fan_in * fan_out)`` (``fan_geo_avg``), with fans from
-    :func:`initlab.fans.fans` for a ``(fan_out, fan_in, *receptive)`` shape.
+    :func:`initlab.initializers.fans` for a ``(fan_out, fan_in, *receptive)`` shape.
     ``distribution``:
 
     - ``normal``: ``N(0, scale / n)``;
@@ -445,7 +445,7 @@ def kaiming_normal(
 ) -> np.ndarray:
     """He et al. (2015): ``W ~ N(0, std^2)``, ``std = gain / sqrt(fan_mode)``.
 
-    ``gain`` defaults to :func:`initlab.fans.gain` of ``nonlinearity`` (with ``a``
+    ``gain`` defaults to :func:`initlab.initializers.gain` of ``nonlinearity`` (with ``a``
     the negative slope of leaky_relu), so the default, leaky_relu with slope 0, is
     relu's ``sqrt(2)``: ``std = sqrt(2 / fan_in)``, the course's He initialization.
     Pass ``gain=`` directly instead of a nonlinearity if you have your own.

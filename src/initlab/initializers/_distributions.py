@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ._typing import ShapeLike
-from ._validation import InitlabValueError
-from .seeding import AnyRNG
+from .._typing import ShapeLike
+from .._validation import InitlabValueError
+from ..seeding import AnyRNG
 
 __all__ = [
     "standard_normal",

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._validation import check_choice
-from .activations import stable_sigmoid
+from .._validation import check_choice
+from ._activations import stable_sigmoid
 
 __all__ = ["LOSSES", "Loss", "course_cost", "get_loss", "sum2"]
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import InitlabValueError, check_choice, check_float
-from .spec import parse_spec
+from .._validation import InitlabValueError, check_choice, check_float
+from ..spec import parse_spec
 
 __all__ = ["ACTIVATIONS", "SATURATION_FRACTION", "Activation", "get_activation", "stable_sigmoid"]
 

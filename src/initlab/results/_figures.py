@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .experiments.result import Result
+from ._result import Result
 
 __all__ = ["figures", "save_figures"]
 

@@ -17,11 +17,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import __version__
-from ._validation import InitlabError
-from .explain import Explanation, explain
-from .registry import INITIALIZERS, aliases, names
-from .training import reporting_progress
+from .._validation import InitlabError
+from .._version import __version__
+from ..engine import reporting_progress
+from ..initializers import INITIALIZERS, Explanation, aliases, explain, names
 
 __all__ = ["main"]
 
@@ -173,8 +172,8 @@ def _progress_bar(err: TextIO, label: str) -> Any:
 def _run_experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     import time
 
-    from . import store
-    from .experiments import EXPERIMENTS, make_config
+    from .. import results as store
+    from ..experiments import EXPERIMENTS, make_config
 
     config = make_config(args.name, _settings(args.set), args.seeds, args.preset)
     if args.out:
@@ -189,7 +188,7 @@ def _run_experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         result = EXPERIMENTS[args.name].run(config)
     folder = None
     if args.out:
-        from .plots import save_figures
+        from ..results import save_figures
 
         folder = store.save(result, args.out)
         save_figures(result, folder)
@@ -208,10 +207,9 @@ def _run_experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 def _tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     import time
 
-    from . import store
-    from .experiments import EXPERIMENTS
-    from .plots import save_figures
-    from .report import write_report
+    from .. import results as store
+    from ..experiments import EXPERIMENTS
+    from ..results import save_figures, write_report
 
     store.check_writable(args.out)
     show = err.isatty()  # progress only for a person watching
@@ -243,14 +241,14 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         _tour(args, out, err)
         return
     if args.command == "report":
-        from .report import write_report
+        from ..results import write_report
 
         if not Path(args.folder).is_dir():
             raise UsageError(f"initlab report: DIR must be a folder of saved results. Got {args.folder!r}.")
         print(f"report: {write_report(args.folder)}", file=out)
         return
     if args.command == "list":
-        from .experiments import EXPERIMENTS, PRESETS, REGIMES
+        from ..experiments import EXPERIMENTS, PRESETS, REGIMES
 
         for name, module in EXPERIMENTS.items():
             print(f"{name:<16} {(module.__doc__ or '').strip().splitlines()[0]}", file=out)

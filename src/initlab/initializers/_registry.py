@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from . import bias as _bias
-from . import init as _init
-from ._typing import RNGLike, ShapeLike
-from ._validation import InitlabTypeError, InitlabValueError, closest
-from .spec import format_spec, parse_spec
+from .._typing import RNGLike, ShapeLike
+from .._validation import InitlabTypeError, InitlabValueError, closest
+from ..spec import format_spec, parse_spec
+from . import _bias
+from . import _schemes as _init
 
 __all__ = ["BIASES", "INITIALIZERS", "Initializer", "aliases", "get", "get_bias", "names", "register"]
 
@@ -28,7 +28,7 @@ INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
     name: getattr(_init, name) for name in _init.__all__ if name not in ("Plan", "plan")
 }
 
-#: Bias policies by name (see :mod:`initlab.bias`).
+#: Bias policies by name (see :mod:`initlab.initializers.bias`).
 BIASES: dict[str, Callable[..., np.ndarray]] = {name: getattr(_bias, name) for name in _bias.POLICIES}
 
 
@@ -89,7 +89,7 @@ class Initializer:
         return self.fn(shape, rng, dtype=dtype, **self.kwargs)
 
     def plan(self, shape: ShapeLike) -> _init.Plan | None:
-        """What a call on ``shape`` would draw (see :func:`initlab.plans.plan`); None for a user's callable."""
+        """What a call on ``shape`` would draw (see :func:`initlab.initializers.plan`); None for a user's callable."""
         if not getattr(self.fn, "__module__", "").startswith("initlab."):
             return None
         return _init.plan(self.fn, shape, **self.kwargs)

@@ -1,6 +1,6 @@
 """Structured initializers: orthogonal matrices, identities, and conv kernels that pass signals through.
 
-Shapes follow :mod:`initlab.fans`: ``(fan_out, fan_in, *receptive)``.
+Shapes follow :mod:`initlab.initializers`: ``(fan_out, fan_in, *receptive)``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from . import fans as _fans
-from ._typing import RNGLike, ShapeLike
-from ._validation import InitlabValueError, check_float, check_gain, check_int, check_shape
-from .plans import Plan, draw
+from .._typing import RNGLike, ShapeLike
+from .._validation import InitlabValueError, check_float, check_gain, check_int, check_shape
+from . import _fans
+from ._plans import Plan, draw
 
 __all__ = ["delta_orthogonal", "dirac", "eye", "identity", "orthogonal", "sparse"]
 
