@@ -28,6 +28,9 @@ class Result:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     claims: dict[str, bool] = field(default_factory=dict)
     answer: str = ""
+    question: str = ""
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    command: str = ""
 
     def metric(self, name: str, **where: Any) -> list[dict[str, Any]]:
         """The rows of one metric, filtered by column values: ``result.metric("distinct_units", width=16)``."""
