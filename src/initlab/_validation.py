@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,13 +24,16 @@ __all__ = [
     "InitlabError",
     "InitlabTypeError",
     "InitlabValueError",
+    "available_memory",
     "check_choice",
     "check_dtype",
     "check_float",
     "check_gain",
     "check_int",
+    "check_memory",
     "check_shape",
     "closest",
+    "format_bytes",
 ]
 
 
@@ -158,3 +162,55 @@ def check_dtype(dtype: Any, where: str | None = None) -> np.dtype[Any]:
         raise InitlabTypeError(f"The 'dtype' argument{_owner(where)} must be one of {listed}. Got {dtype!r} instead.")
     out: np.dtype[Any] = np.dtype(name)
     return out
+
+
+def format_bytes(nbytes: float) -> str:
+    """``nbytes`` in human units: ``'512 B'``, ``'3.0 KiB'``, ``'1.5 MiB'``, ``'9.4 GiB'``.
+
+    >>> format_bytes(3 * 2**30 / 2)
+    '1.5 GiB'
+    >>> format_bytes(100)
+    '100 B'
+    """
+    if nbytes < 1024:
+        return f"{int(nbytes)} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        nbytes /= 1024
+        if nbytes < 1024 or unit == "EiB":
+            break
+    return f"{nbytes:.1f} {unit}"
+
+
+_MEMINFO = "/proc/meminfo"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable`` of ``/proc/meminfo``), or None when unknown.
+
+    Falls back to the free physical pages (``os.sysconf``) where ``/proc/meminfo`` is missing.
+    """
+    try:
+        with open(_MEMINFO, encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # the unit is kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """Raise :class:`InitlabValueError` when ``nbytes`` exceed the memory available now.
+
+    ``what`` names what would be allocated (``"the ensemble of 512 models"``); the message gives
+    the size needed and the size available.  Nothing is raised when the available memory is unknown.
+    """
+    available = available_memory()
+    if available is not None and nbytes > available:
+        raise InitlabValueError(
+            f"Not enough memory for {what}: it needs {format_bytes(nbytes)} "
+            f"but only {format_bytes(available)} is available now."
+        )
