@@ -1,21 +1,23 @@
 """What an experiment gives back, and where it goes: the Result type, run folders on disk, figures, the HTML report.
 
-matplotlib is imported only when figures are drawn.
+This layer knows the :class:`Result` type only, never the experiments: the report's
+order of experiments comes from the caller.  matplotlib and jinja2 are imported only
+when figures are drawn or a report is written.
 """
 
 from __future__ import annotations
 
 from ._figures import figures, save_figures
-from ._report import command_for, write_report
+from ._report import write_report
 from ._result import Result
-from ._store import FILES, check_writable, load, save
+from ._store import FILES, check_writable, finished, load, save
 
 __all__ = [
     "FILES",
     "Result",
     "check_writable",
-    "command_for",
     "figures",
+    "finished",
     "load",
     "save",
     "save_figures",

@@ -1,104 +1,134 @@
-"""One self-contained HTML report from saved experiment results (figures inlined, nothing to serve).
+"""One self-contained HTML report from saved run folders: a Jinja2 template, autoescaped, figures inlined.
 
-Per experiment: the question, the figures, the claims checked on the numbers, any
-summary table, the answer in words, and the exact command that reproduces the run.
-Every string that comes from a result is escaped.
+Per experiment, read like a lesson: the question, the answer with its tables beside
+it, the figures, the claims checked on the numbers, the models that diverged, and the
+command that reproduces the run.  Everything shown comes from the saved
+:class:`Result` as data; every string is escaped by the template engine.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
-import html
+import math
+import os
+import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._validation import InitlabValueError
 from .._version import __version__
 from ._result import Result
-from ._store import load
+from ._store import FILES, _locked, _read
 
-__all__ = ["command_for", "write_report"]
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-table { border-collapse: collapse; margin: 0.8em 0; } td, th { border: 1px solid #ccc; padding: 0.3em 0.6em; }
-.ok { color: #176b2c; } .no { color: #a11; } code { background: #f4f4f4; padding: 0.1em 0.3em; }
-.question { color: #444; white-space: pre-wrap; }
-"""
+__all__ = ["write_report"]
 
 
-def command_for(result: Result) -> str:
-    """The ``initlab run`` command that reproduces ``result`` (only the settings that differ from the defaults)."""
-    from ..experiments import EXPERIMENTS  # temporary upward import, removed when Result carries its question
-
-    module = EXPERIMENTS[result.name]
-    parts = [f"initlab run {result.name}"]
-    for f in dataclasses.fields(module.Config):
-        default = getattr(module.Config(), f.name)
-        value = result.config.get(f.name, default)
-        as_list = list(value) if isinstance(value, (list, tuple)) else value
-        if as_list != (list(default) if isinstance(default, tuple) else default):
-            text = ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
-            parts.append(f"--set '{f.name}={text}'")
-    return " ".join(parts)
+def _cell(value: Any) -> str:
+    """A table cell: numbers to three significant digits, non-finite values spelled out."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value).lower()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.3g}"
+    return str(value)
 
 
-def _question(result: Result) -> str:
-    """The experiment's docstring's first two paragraphs, as plain text (RST literals unquoted, lines joined)."""
-    from ..experiments import EXPERIMENTS
-
-    doc = (EXPERIMENTS[result.name].__doc__ or "").strip().replace("``", "")
-    return "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n")[:2])
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    cols = list(rows[0])
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in cols) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    numeric = {c for c in columns if all(_is_number(r.get(c)) for r in rows if c in r)}
+    body = [[(_cell(r.get(c)), c in numeric) for c in columns] for r in rows]
+    return {"columns": columns, "rows": body}
 
 
-def _section(result: Result, folder: Path) -> str:
-    e = html.escape
-    claims = "".join(
-        f"<tr><td class='{'ok' if held else 'no'}'>{'yes' if held else 'NO'}</td><td>{e(claim)}</td></tr>"
-        for claim, held in result.claims.items()
+def _section(result: Result, figures: dict[str, bytes]) -> dict[str, Any]:
+    models = [r for r in result.rows if r["metric"] == "diverged_at"]
+    gone = [
+        {**{k: v for k, v in d.items() if k not in ("model", "diverged_at", "last_finite_loss")},
+         "diverged at step": d["diverged_at"], "last finite loss": d["last_finite_loss"]}
+        for d in result.diverged()
+    ]  # fmt: skip
+    return {
+        "name": result.name,
+        "question": result.question,
+        "answer": result.answer,
+        "tables": {title: _table(rows) for title, rows in result.tables.items() if rows},
+        "figures": [{"name": n, "data": base64.b64encode(d).decode("ascii")} for n, d in figures.items()],
+        "claims": [{"claim": c, "held": held} for c, held in result.claims.items()],
+        "diverged": _table(gone) if gone else None,
+        "diverged_count": len(gone),
+        "divergence_models": len(models),
+        "command": result.command,
+    }
+
+
+def _render(sections: list[dict[str, Any]]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("initlab.results", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    figures = ""
-    for png in sorted(folder.glob("*.png")):
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        figures += f"<img alt='{e(png.stem)}' src='data:image/png;base64,{data}'>"
-    extra = _table(result.config.get("seed_table", []))
-    return (
-        f"<h2 id='{e(result.name)}'>{e(result.name)}</h2>"
-        f"<p class='question'>{e(_question(result))}</p>{figures}"
-        f"<h3>Claims, checked on the numbers</h3><table>{claims}</table>{extra}"
-        f"<h3>Answer</h3><p>{e(result.answer)}</p>"
-        f"<p>Reproduce: <code>{e(command_for(result))}</code></p>"
-    )
+    return env.get_template("report.html.j2").render(version=__version__, sections=sections)
 
 
-def write_report(folder: str | Path) -> Path:
-    """Write ``folder/report.html`` from the experiment results saved in ``folder``'s subfolders."""
+def _run_folders(root: Path) -> list[Path]:
+    """The run folders in ``root``: visible subfolders holding any of a run's files (hidden ones are work)."""
+    return [
+        p
+        for p in sorted(root.iterdir())
+        if not p.name.startswith(".") and p.is_dir() and any((p / f).exists() for f in FILES)
+    ]
+
+
+def write_report(folder: str | Path, *, order: Sequence[str] = ()) -> Path:
+    """Write ``folder/report.html`` from the run folders saved in ``folder``; returns its path.
+
+    ``order`` names the experiments in the order they are shown; when it is given, a run
+    of any other experiment is an error.  Every run folder is read whole before anything
+    is written: a damaged one raises :class:`~initlab.InitlabValueError` naming its file,
+    and no report is written.
+    """
     root = Path(folder)
-    runs = [(load(p), p) for p in sorted(root.iterdir()) if p.is_dir() and (p / "config.json").exists()]
-    from ..experiments import EXPERIMENTS
-
-    order = list(EXPERIMENTS)
-    runs.sort(key=lambda rp: order.index(rp[0].name) if rp[0].name in order else len(order))
-    toc = " · ".join(f"<a href='#{html.escape(r.name)}'>{html.escape(r.name)}</a>" for r, _ in runs)
-    body = "".join(_section(r, p) for r, p in runs)
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>initlab report</title>"
-        f"<style>{_STYLE}</style></head><body><h1>initlab: random initialization, run</h1>"
-        f"<p>initlab {html.escape(__version__)}. {toc}</p>{body}</body></html>"
-    )
+    if not root.is_dir():
+        what = "which is a file" if root.exists() else "which does not exist"
+        raise InitlabValueError(
+            f"The 'folder' argument of write_report must be a folder of saved results. Got {str(folder)!r}, {what}."
+        )
+    order = list(order)
+    with _locked(root, shared=True):
+        runs = [_read(p) for p in _run_folders(root)]
+    if not runs:
+        raise InitlabValueError(
+            f"The 'folder' argument of write_report must be a folder of saved results. Got {str(folder)!r}, which "
+            f"holds no run folder (a subfolder with {', '.join(FILES)})."
+        )
+    if order:
+        for result, _ in runs:
+            if result.name not in order:
+                raise InitlabValueError(
+                    f"The results file {str(root / result.name / 'config.json')!r} is that of an unknown experiment "
+                    f"{result.name!r}; the report shows {', '.join(order)}."
+                )
+        runs.sort(key=lambda run: order.index(run[0].name))
+    page = _render([_section(result, figures) for result, figures in runs])
     out = root / "report.html"
-    tmp = root / ".report.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    tmp = root / f".report.html.{secrets.token_hex(8)}.tmp"
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out

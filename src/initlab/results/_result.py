@@ -32,6 +32,26 @@ class Result:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     command: str = ""
 
+    def diverged(self) -> list[dict[str, Any]]:
+        """The models whose loss became non-finite: their descriptive columns, the step, the last finite loss.
+
+        Read from the rows ``diverged_at`` (the first step with a non-finite loss, or -1) and
+        ``last_finite_loss``; a model with ``diverged_at == -1`` trained to the end.
+        """
+        skip = ("model", "step", "layer", "metric", "value")
+        last = {}
+        for r in self.rows:
+            if r["metric"] == "last_finite_loss":
+                last[tuple(sorted((k, str(v)) for k, v in r.items() if k not in skip[1:]))] = float(r["value"])
+        out = []
+        for r in self.rows:
+            if r["metric"] == "diverged_at" and float(r["value"]) >= 0:
+                key = tuple(sorted((k, str(v)) for k, v in r.items() if k not in skip[1:]))
+                described = {k: v for k, v in r.items() if k not in skip}
+                out.append({**described, "model": r["model"], "diverged_at": int(r["value"]),
+                            "last_finite_loss": last.get(key, float("nan"))})  # fmt: skip
+        return out
+
     def metric(self, name: str, **where: Any) -> list[dict[str, Any]]:
         """The rows of one metric, filtered by column values: ``result.metric("distinct_units", width=16)``."""
         return [r for r in self.rows if r["metric"] == name and all(r.get(k) == v for k, v in where.items())]

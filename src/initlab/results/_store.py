@@ -1,20 +1,45 @@
-"""Writing and reading experiment results: one folder per run.
+"""Run folders on disk: written whole or not at all, read back only when whole.
 
-``DIR/<experiment>/`` holds ``rows.csv`` (the tidy table), ``config.json`` (the
-settings, the claims, the answer, the versions), ``arrays.npz`` and ``answer.txt``.
-A run is written to a temporary folder beside its target and moved into place at
-the end, so a failure leaves nothing half written and a rerun replaces only its own
-folder.
+``OUT/<experiment>/`` holds ``rows.csv`` (the tidy table), ``config.json`` (the
+settings, question, claims, answer, tables, command, column types and versions),
+``arrays.npz``, ``answer.txt`` and the figures (``<figure>.png`` and ``.svg``).
+
+How a save stays whole when it is killed at any instant, or when two savers meet:
+
+1. Under the lock ``OUT/.initlab.lock`` (``fcntl.flock``, exclusive), the leftovers
+   of killed saves are removed and a hidden working folder
+   ``OUT/.<experiment>.initlab-tmp-XXXXXXXX`` is made; its saver holds a ``flock`` on it
+   for as long as it lives (the kernel drops it when the process dies, however it dies).
+2. Data and figures are written into the working folder (without the lock: drawing
+   takes seconds).
+3. Under the lock again, the working folder and ``OUT/<experiment>`` are swapped in one
+   step (``renameat2(RENAME_EXCHANGE)`` on Linux; elsewhere two renames, which the next
+   save undoes if it finds the old run set aside and no run in its place), and the old
+   run is deleted.
+
+A working folder whose ``flock`` can be taken belongs to a save that died: the next
+save deletes it; :func:`load` and the report never read hidden folders.  Readers take
+the lock shared, so a swap is never seen half done.  ``save`` never deletes what it did
+not write: a file or folder at ``OUT/<experiment>`` that is not an initlab run folder
+is an error that names it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
+import errno
 import json
 import os
 import platform
+import re
+import secrets
 import shutil
-import tempfile
+import sys
+import zipfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,97 +49,448 @@ from .._validation import InitlabValueError
 from .._version import __version__
 from ._result import Result
 
-__all__ = ["FILES", "check_writable", "load", "save"]
+__all__ = ["FILES", "check_writable", "finished", "load", "save"]
 
+#: The data files of every run folder (figures come beside them as ``.png`` and ``.svg``).
 FILES = ("rows.csv", "config.json", "arrays.npz", "answer.txt")
+FIGURE_SUFFIXES = (".png", ".svg")
+LOCK_NAME = ".initlab.lock"
+_WORK = re.compile(r"^\.(?P<name>.+)\.initlab-(?P<kind>tmp|old)-[0-9a-f]{16}$")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------------- checks of `out`
 
 
 def check_writable(out: str | Path) -> Path:
-    """The folder ``out`` (created later if missing) must be a folder, or creatable, and writable."""
+    """The check :func:`save` makes first: ``out`` is a folder, or can be made one, and is writable.
+
+    Callers may run it before hours of work, so that a bad ``out`` fails early.
+    """
     path = Path(out)
-    probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("."))
+    if str(out) == "":
+        raise InitlabValueError("The 'out' argument of save must be a folder. Got '' instead.")
+    if path.is_symlink() and not path.exists():
+        raise InitlabValueError(
+            f"The 'out' argument of save must be a folder. Got {str(out)!r}, a symbolic link to nothing."
+        )
     if path.exists() and not path.is_dir():
-        raise InitlabValueError(f"The '--out' argument must be a folder. Got {str(out)!r}, which is a file.")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InitlabValueError(f"The '--out' argument must be a writable folder. Got {str(out)!r}.")
+        raise InitlabValueError(f"The 'out' argument of save must be a folder. Got {str(out)!r}, which is a file.")
+    probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("."))
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InitlabValueError(f"The 'out' argument of save must be a writable folder. Got {str(out)!r}.")
     return path
+
+
+def _run_folder_problem(path: Path, name: str) -> str | None:
+    """Why ``path`` is not an initlab run folder of experiment ``name`` (None when it is one)."""
+    if path.is_symlink():
+        return "a symbolic link"
+    if not path.is_dir():
+        return "a file"
+    extra = sorted(p.name for p in path.iterdir() if not (p.name in FILES or p.suffix in FIGURE_SUFFIXES))
+    if extra:
+        return f"it holds {', '.join(extra[:3])}{' and more' if len(extra) > 3 else ''}, which save did not write"
+    if any(not p.is_file() or p.is_symlink() for p in path.iterdir()):
+        return "it holds folders or links, which save did not write"
+    try:
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "it has no readable config.json"
+    if not isinstance(meta, dict) or meta.get("experiment") != name:
+        return f"its config.json is not that of an initlab run of {name!r}"
+    return None
+
+
+def _refuse(target: Path, why: str) -> InitlabValueError:
+    return InitlabValueError(
+        f"The 'out' argument of save holds {str(target)!r}, which is not an initlab run folder ({why}); save never "
+        "replaces it. Move it away or choose another out."
+    )
+
+
+# ------------------------------------------------------------------------------------------------------ locking
+
+
+@contextlib.contextmanager
+def _locked(root: Path, *, shared: bool) -> Iterator[None]:
+    """Hold ``root/.initlab.lock``: exclusive for writers, shared for readers.
+
+    Readers never create the lock file: where there is none, no save has run, and they
+    read unlocked.  Where ``fcntl`` does not exist (Windows), nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    try:
+        fd = os.open(root / LOCK_NAME, os.O_RDONLY if shared else os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        if not shared:
+            raise
+        yield  # no save ever ran here (saves make the lock file first), or the folder is gone
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
+def _hold(folder: Path, *, wait: bool) -> int | None:
+    """A descriptor holding an exclusive ``flock`` on ``folder`` (None when another process holds it)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        return os.open(folder, os.O_RDONLY)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _clean(root: Path) -> None:
+    """Remove what killed saves left in ``root`` (call with the lock held exclusively).
+
+    A working folder is a leftover when nobody holds its ``flock``.  A run set aside by
+    the two-rename swap is put back when its place is empty, and deleted otherwise.
+    """
+    for entry in sorted(root.iterdir()):
+        match = _WORK.match(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        fd = _hold(entry, wait=False)
+        if fd is None:
+            continue  # a save in progress
+        try:
+            target = root / match["name"]
+            if match["kind"] == "old" and not target.exists() and not target.is_symlink():
+                os.rename(entry, target)
+            else:
+                _remove(entry)
+        finally:
+            os.close(fd)
+
+
+# ----------------------------------------------------------------------------------------------------- the swap
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the paths ``a`` and ``b`` in one step (Linux ``renameat2``); False where the system cannot."""
+    if sys.platform != "linux":
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False  # an old kernel, or a file system without the exchange
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+def _swap_in(work: Path, target: Path) -> None:
+    """Make ``work`` the run at ``target`` and delete the run it replaces (call with the lock held)."""
+    if not target.exists() and not target.is_symlink():
+        os.rename(work, target)
+    elif _exchange(work, target):
+        _remove(work)  # the old run, now at the working folder's name
+    else:
+        aside = target.with_name(f".{target.name}.initlab-old-{secrets.token_hex(8)}")
+        os.rename(target, aside)
+        os.rename(work, target)
+        _remove(aside)
+
+
+# ------------------------------------------------------------------------------------------------------- saving
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, np.ndarray)):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)  # JSON has no inf/nan; "inf", "nan" read back with float()
     return value
 
 
-def save(result: Result, out: str | Path, *, seed_note: str = "") -> Path:
-    """Write ``result`` to ``out/<name>/`` atomically; returns that folder."""
+def _column_types(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Each column's type (int, float, bool or str), so that :func:`load` gives the rows back as they were."""
+    seen: dict[str, set[str]] = {}
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, np.generic):
+                value = value.item()
+            kind = "bool" if isinstance(value, bool) else type(value).__name__
+            seen.setdefault(key, set()).add(kind if kind in ("bool", "int", "float") else "str")
+    types = {}
+    for key, kinds in seen.items():
+        types[key] = kinds.pop() if len(kinds) == 1 else "float" if kinds <= {"int", "float"} else "str"
+    return types
+
+
+def _write_data(result: Result, folder: Path) -> None:
+    types = _column_types(result.rows)
+    with open(folder / "rows.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(types))
+        writer.writeheader()
+        writer.writerows(result.rows)
+    meta = {
+        "experiment": result.name,
+        "question": result.question,
+        "config": result.config,
+        "claims": result.claims,
+        "answer": result.answer,
+        "tables": result.tables,
+        "command": result.command,
+        "columns": types,
+        "versions": {"initlab": __version__, "numpy": np.__version__, "python": platform.python_version()},
+    }
+    text = json.dumps(_jsonable(meta), indent=2, allow_nan=False, ensure_ascii=False)
+    (folder / "config.json").write_text(text + "\n", encoding="utf-8")
+    arrays: dict[str, Any] = {k.replace("/", "__"): v for k, v in result.arrays.items()}
+    np.savez_compressed(folder / "arrays.npz", **arrays)
+    (folder / "answer.txt").write_text(result.answer + "\n", encoding="utf-8")
+
+
+def save(result: Result, out: str | Path, *, figures: bool = True) -> Path:
+    """Write ``result`` (its data and, unless ``figures=False``, its figures as PNG and SVG) to ``out/<name>/``.
+
+    The folder appears whole or not at all, even when the process is killed or
+    another process saves the same experiment into ``out`` at the same moment (the
+    last one to finish wins, whole).  Returns that folder.
+    """
     root = check_writable(out)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"The 'out' argument of save must be a folder. Got {str(out)!r}: {exc.strerror}."
+        raise InitlabValueError(msg) from None
     target = root / result.name
-    tmp = Path(tempfile.mkdtemp(prefix=f".{result.name}.", dir=root))
     umask = os.umask(0)
     os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the results are ordinary files
+    with _locked(root, shared=False):
+        _clean(root)
+        if target.exists() or target.is_symlink():
+            why = _run_folder_problem(target, result.name)
+            if why is not None:
+                raise _refuse(target, why)
+        work = root / f".{result.name}.initlab-tmp-{secrets.token_hex(8)}"
+        work.mkdir(mode=0o777 & ~umask)
+        held = _hold(work, wait=True)
+    assert held is not None
     try:
-        columns: list[str] = []
-        for row in result.rows:
-            columns += [k for k in row if k not in columns]
-        with open(tmp / "rows.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(result.rows)
-        meta = {
-            "experiment": result.name,
-            "config": result.config,
-            "claims": result.claims,
-            "answer": result.answer,
-            "seed_note": seed_note,
-            "versions": {"initlab": __version__, "numpy": np.__version__, "python": platform.python_version()},
-        }
-        (tmp / "config.json").write_text(json.dumps(_jsonable(meta), indent=2) + "\n")
-        arrays: dict[str, Any] = {k.replace("/", "__"): v for k, v in result.arrays.items()}
-        np.savez_compressed(tmp / "arrays.npz", **arrays)
-        (tmp / "answer.txt").write_text(result.answer + "\n")
-        old = None
-        if target.exists():
-            old = root / f".{result.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-        tmp.rename(target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _write_data(result, work)
+        if figures:
+            from ._figures import save_figures
+
+            save_figures(result, work)
+        with _locked(root, shared=False):
+            if target.exists() or target.is_symlink():
+                why = _run_folder_problem(target, result.name)  # a user may have put something there meanwhile
+                if why is not None:
+                    raise _refuse(target, why)
+            _swap_in(work, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(work)
         raise
+    finally:
+        os.close(held)
     return target
 
 
-def load(folder: str | Path) -> Result:
-    """Read a folder written by :func:`save` back into a :class:`Result`."""
-    path = Path(folder)
-    missing = [f for f in FILES if not (path / f).exists()]
+# ------------------------------------------------------------------------------------------------------ reading
+
+
+def _damaged(file: Path, what: str) -> InitlabValueError:
+    return InitlabValueError(f"The results file {str(file)!r} {' '.join(what.split())}.")
+
+
+def _text(file: Path) -> str:
+    try:
+        return file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _damaged(file, f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    except OSError as exc:
+        raise _damaged(file, f"cannot be read ({exc.strerror})") from None
+
+
+def _expect(file: Path, key: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind):
+        raise _damaged(file, f"must hold {key!r} as {what}; it holds {type(value).__name__} {str(value)[:40]!r}")
+    return value
+
+
+def _meta(file: Path, name: str) -> dict[str, Any]:
+    try:
+        meta = json.loads(_text(file))
+    except json.JSONDecodeError as exc:
+        raise _damaged(file, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(meta, dict):
+        raise _damaged(file, f"must hold a JSON object; it holds {type(meta).__name__}")
+    missing = [k for k in ("experiment", "config", "claims", "answer") if k not in meta]
+    if missing:
+        raise _damaged(file, f"lacks {', '.join(repr(k) for k in missing)}")
+    _expect(file, "experiment", meta["experiment"], str, "a name")
+    _expect(file, "config", meta["config"], dict, "an object")
+    claims = _expect(file, "claims", meta["claims"], dict, "an object of claim -> true/false")
+    if not all(isinstance(v, bool) for v in claims.values()):
+        raise _damaged(file, "must hold 'claims' as an object of claim -> true/false")
+    for key in ("answer", "question", "command"):
+        _expect(file, key, meta.setdefault(key, ""), str, "text")
+    tables = _expect(file, "tables", meta.setdefault("tables", {}), dict, "an object of title -> list of rows")
+    for title, rows in tables.items():
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise _damaged(file, f"must hold the table {title!r} as a list of rows (objects)")
+    columns = _expect(file, "columns", meta.setdefault("columns", {}), dict, "an object of column -> type")
+    if not all(v in ("int", "float", "bool", "str") for v in columns.values()):
+        raise _damaged(file, "must give each column's type as int, float, bool or str")
+    if meta["experiment"] != name:
+        raise _damaged(file, f"is that of the experiment {meta['experiment']!r}, but its folder is named {name!r}")
+    return meta
+
+
+def _parse(text: str, kind: str) -> Any:
+    if kind == "bool":
+        return {"True": True, "False": False}[text]
+    return int(text) if kind == "int" else float(text) if kind == "float" else text
+
+
+def _rows(file: Path, columns: dict[str, str]) -> list[dict[str, Any]]:
+    text = _text(file)
+    rows: list[dict[str, Any]] = []
+    try:
+        reader = csv.DictReader(text.splitlines(), strict=True)
+        for raw in reader:
+            if None in raw or None in raw.values():
+                raise _damaged(file, f"has a row of the wrong length on line {reader.line_num}") from None
+            row: dict[str, Any] = {}
+            for key, value in raw.items():
+                kind = columns.get(key) or ("int" if key in ("model", "step", "layer", "seed") else
+                                            "float" if key == "value" else "str")  # fmt: skip
+                if value == "" and kind != "str":
+                    continue  # this row has no such column
+                try:
+                    row[key] = _parse(value, kind)
+                except (ValueError, KeyError):
+                    what = f"has {value[:20]!r} in the {kind} column {key!r} on line {reader.line_num}"
+                    raise _damaged(file, what) from None
+            rows.append(row)
+    except csv.Error as exc:
+        raise _damaged(file, f"is not valid CSV ({exc})") from None
+    return rows
+
+
+def _arrays(file: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            return {k.replace("__", "/"): npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _damaged(file, f"is truncated or damaged ({type(exc).__name__}: {exc})") from None
+
+
+def _png_problem(data: bytes) -> str | None:
+    """What is wrong with a PNG file's bytes: its signature, a chunk's length or CRC, or a missing IEND."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return "is not a PNG image"
+    at = len(_PNG_SIGNATURE)
+    while at + 12 <= len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8]
+        end = at + 12 + length
+        if end > len(data):
+            return f"is truncated (its {kind.decode('latin-1')!r} chunk ends past the end of the file)"
+        if zlib.crc32(data[at + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            return f"is damaged (the CRC of its {kind.decode('latin-1')!r} chunk does not match)"
+        if kind == b"IEND":
+            return None
+        at = end
+    return "is truncated (it has no IEND chunk)"
+
+
+def _figures(folder: Path) -> dict[str, bytes]:
+    """The run's PNG figures, by name, each checked whole; the SVGs checked complete."""
+    out = {}
+    for png in sorted(folder.glob("*.png")):
+        data = png.read_bytes()
+        problem = _png_problem(data)
+        if problem:
+            raise _damaged(png, problem)
+        out[png.stem] = data
+    for svg in sorted(folder.glob("*.svg")):
+        if not _text(svg).rstrip().endswith("</svg>"):
+            raise _damaged(svg, "is truncated (it does not end with </svg>)")
+    return out
+
+
+def _read(folder: Path) -> tuple[Result, dict[str, bytes]]:
+    """A run folder read whole (the lock is the caller's): the result and its PNG figures."""
+    if not folder.is_dir():
+        raise InitlabValueError(f"The run folder {str(folder)!r} does not exist or is not a folder.")
+    missing = [f for f in FILES if not (folder / f).is_file()]
     if missing:
         raise InitlabValueError(
-            f"The folder must hold an experiment's results ({', '.join(FILES)}). Got {str(folder)!r}, missing "
-            f"{', '.join(missing)}."
+            f"The run folder {str(folder)!r} must hold {', '.join(FILES)}; it lacks {', '.join(missing)}."
         )
-    meta = json.loads((path / "config.json").read_text())
-    with open(path / "rows.csv", newline="") as fh:
-        rows: list[dict[str, Any]] = []
-        for raw in csv.DictReader(fh):
-            row: dict[str, Any] = {}
-            for k, v in raw.items():
-                try:
-                    row[k] = int(v) if k in ("model", "step", "layer", "seed") else float(v) if k == "value" else v
-                except ValueError:
-                    row[k] = v
-            rows.append(row)
-    with np.load(path / "arrays.npz") as npz:
-        arrays = {k.replace("__", "/"): npz[k] for k in npz.files}
-    return Result(meta["experiment"], meta["config"], rows, arrays, meta["claims"], meta["answer"])
+    meta = _meta(folder / "config.json", folder.name)
+    rows = _rows(folder / "rows.csv", meta["columns"])
+    _text(folder / "answer.txt")
+    arrays = _arrays(folder / "arrays.npz")
+    figures = _figures(folder)
+    result = Result(
+        meta["experiment"],
+        meta["config"],
+        rows,
+        arrays,
+        meta["claims"],
+        meta["answer"],
+        question=meta["question"],
+        tables=meta["tables"],
+        command=meta["command"],
+    )
+    return result, figures
+
+
+def load(folder: str | Path) -> Result:
+    """Read a run folder written by :func:`save` back into a :class:`Result`.
+
+    Everything is checked: a missing, truncated or non-UTF-8 file, or a config.json of
+    the wrong shape, raises :class:`~initlab.InitlabValueError` naming the file.
+    """
+    path = Path(folder)
+    with _locked(path.parent, shared=True) if path.parent.is_dir() else contextlib.nullcontext():
+        return _read(path)[0]
+
+
+def finished(out: str | Path, name: str, config: dict[str, Any]) -> bool:
+    """Whether ``out`` holds a whole, readable run of experiment ``name`` made with ``config``.
+
+    ``initlab tour`` uses it to resume: an experiment finished before a kill is not run again.
+    """
+    root = Path(out)
+    folder = root / name
+    if not folder.is_dir():
+        return False
+    try:
+        with _locked(root, shared=True):
+            result, _ = _read(folder)
+    except (InitlabValueError, OSError):
+        return False
+    wanted = json.loads(json.dumps(_jsonable(config), allow_nan=False))
+    return bool(result.config == wanted)
