@@ -22,14 +22,30 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import MLP, SATURATION_FRACTION, Params, forward, loss_and_grads
+from ..engine import (
+    CLONE_TOL,
+    MLP,
+    SATURATION_FRACTION,
+    Params,
+    activation_mean,
+    activation_std,
+    backward,
+    clone_groups,
+    dead_share,
+    distinct_units,
+    forward,
+    gradient_norm,
+    mean_slope,
+    numerical_rank,
+    saturated_share,
+    update_ratio,
+)
 
 __all__ = [
     "CLONE_TOL",
     "DEAD_SHARE",
     "EXPLODING_RATIO",
     "SATURATED_SHARE",
-    "SATURATION_FRACTION",
     "VANISHING_RATIO",
     "LayerReport",
     "clone_groups",
@@ -39,8 +55,6 @@ __all__ = [
     "numerical_rank",
 ]
 
-#: Two units are clones when their weights, bias and activations agree to this, relative to the layer's scale.
-CLONE_TOL = 1e-6
 #: Verdict "saturated" from this share of units x examples on.
 SATURATED_SHARE = 0.5
 #: Verdict "dead" from this share of relu units that are 0 on every example on.
@@ -49,76 +63,6 @@ DEAD_SHARE = 0.5
 VANISHING_RATIO = 1e-2
 #: ... "exploding" when it grows above this multiple of it.
 EXPLODING_RATIO = 1e2
-
-
-def _scale(*arrays: np.ndarray) -> float:
-    return max([1e-300] + [float(np.max(np.abs(a))) for a in arrays if a.size])
-
-
-def clone_groups(features: np.ndarray, tol: float = CLONE_TOL) -> list[list[int]]:
-    """Group the rows of ``features`` (one row per unit) that agree to ``tol`` times the largest entry.
-
-    Rows are compared exactly by ``max |row_i - row_j|``; groups are the connected
-    pieces of that relation, in order of their first unit.
-
-    >>> clone_groups(np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]]))
-    [[0, 2], [1]]
-    """
-    f = np.asarray(features, dtype=np.float64)
-    n = f.shape[0]
-    limit = tol * _scale(f)
-    parent = list(range(n))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    # Sort the units along a fixed direction d: rows within `limit` of each other (max norm) project within
-    # limit * sum|d|, so only neighbours in that order need the exact comparison.  (d only affects speed.)
-    d = np.random.default_rng(0).standard_normal(f.shape[1])
-    proj = f @ d
-    order = np.argsort(proj, kind="stable")
-    proj = proj[order]
-    bound = limit * float(np.abs(d).sum())
-    for a in range(n):
-        b = a + 1
-        while b < n and proj[b] - proj[a] <= bound:
-            i, j = int(order[a]), int(order[b])
-            if root(i) != root(j) and float(np.max(np.abs(f[i] - f[j]))) <= limit:
-                parent[root(j)] = root(i)
-            b += 1
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(root(i), []).append(i)
-    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
-
-
-def distinct_units(w: np.ndarray, b: np.ndarray, a: np.ndarray, tol: float = CLONE_TOL) -> np.ndarray:
-    """The number of distinct units of a layer, per model: clone groups of ``[W | b | A]`` rows.
-
-    ``w`` is ``(n_l, n_{l-1})``, ``b`` ``(n_l, 1)``, ``a`` the activations ``(n_l, m)``, each
-    with an optional leading model axis; returns an int array ``(M,)`` (``()`` for one model).
-
-    >>> distinct_units(np.zeros((3, 2)), np.zeros((3, 1)), np.ones((3, 5))).tolist()
-    1
-    """
-    rows = np.concatenate([w, b, a], axis=-1)
-    if rows.ndim == 2:
-        return np.asarray(len(clone_groups(rows, tol)))
-    return np.asarray([len(clone_groups(r, tol)) for r in rows])
-
-
-def numerical_rank(w: np.ndarray) -> tuple[int, float]:
-    """The rank of ``w`` and the tolerance used: singular values above ``max(shape) * eps * s_max``.
-
-    >>> numerical_rank(np.ones((3, 4)))[0]
-    1
-    """
-    s = np.linalg.svd(np.asarray(w, dtype=np.float64), compute_uv=False)
-    tol = float(max(w.shape) * np.finfo(np.float64).eps * (s[0] if s.size else 0.0))
-    return int(np.sum(s > tol)), tol
 
 
 def cosine_similarity(a: np.ndarray) -> np.ndarray:
@@ -179,23 +123,19 @@ def _verdict(r: LayerReport, input_std: float, max_grad: float) -> tuple[str, li
 
 
 def _one_model(net: MLP, params: Params, X: np.ndarray, Y: np.ndarray | None) -> list[LayerReport]:
-    _, caches = forward(net, params, X)
-    grads = loss_and_grads(net, params, X, Y)[1] if Y is not None else None
-    input_std = float(np.std(X))
+    ZL, caches = forward(net, params, X)
+    grads = backward(net, params, caches, net.loss.grad(np, ZL, Y)) if Y is not None else None
+    input_std = float(activation_std(np, X))
     reports = []
     for l in range(1, net.n_layers):  # hidden layers: the output is the loss's
         w, b = params[f"W{l}"], params[f"b{l}"]
         _, Z, A = caches[l - 1]
         g = net.hidden[l - 1]
-        dgz = g.derivative(np, Z, A)
-        saturated = float(np.mean(dgz < g.saturation_threshold)) if g.saturating else math.nan
-        dead = float(np.mean(~np.any(A != 0, axis=1))) if g.can_die else math.nan
         groups = clone_groups(np.concatenate([w, b, A], axis=1))
         cos = cosine_similarity(A)
         off = cos[~np.eye(len(cos), dtype=bool)]
         rank, rank_tol = numerical_rank(w)
-        gn = float(np.linalg.norm(grads[f"dW{l}"])) if grads is not None else math.nan
-        wn = float(np.linalg.norm(w))
+        dw = None if grads is None else grads[f"dW{l}"]
         reports.append(
             LayerReport(
                 layer=l,
@@ -206,14 +146,14 @@ def _one_model(net: MLP, params: Params, X: np.ndarray, Y: np.ndarray | None) ->
                 rank=rank,
                 rank_tol=rank_tol,
                 mean_abs_cosine=float(np.nanmean(np.abs(off))) if off.size and not np.isnan(off).all() else math.nan,
-                act_mean=float(np.mean(A)),
-                act_std=float(np.std(A)),
-                z_std=float(np.std(Z)),
-                saturated=saturated,
-                dgz_mean=float(np.mean(dgz)),
-                dead=dead,
-                grad_norm=gn,
-                grad_ratio=gn / wn if wn > 0 else math.inf,
+                act_mean=float(activation_mean(np, A)),
+                act_std=float(activation_std(np, A)),
+                z_std=float(activation_std(np, Z)),
+                saturated=float(saturated_share(np, g, Z, A)),
+                dgz_mean=float(mean_slope(np, g, Z, A)),
+                dead=float(dead_share(np, g, A)),
+                grad_norm=math.nan if dw is None else float(gradient_norm(np, dw)),
+                grad_ratio=math.nan if dw is None else float(update_ratio(np, dw, w)),
                 verdict="",
             )
         )

@@ -10,7 +10,22 @@ from __future__ import annotations
 from ._activations import ACTIVATIONS, SATURATION_FRACTION, Activation, get_activation
 from ._backends import BACKENDS, namespace, to_backend, to_numpy
 from ._losses import LOSSES, Loss, course_cost, get_loss
-from ._metrics import METRICS, layer_stats
+from ._metrics import (
+    CLONE_TOL,
+    METRICS,
+    Metric,
+    activation_mean,
+    activation_std,
+    clone_groups,
+    dead_share,
+    distinct_units,
+    gradient_norm,
+    layer_stats,
+    mean_slope,
+    numerical_rank,
+    saturated_share,
+    update_ratio,
+)
 from ._mlp import MLP, Cache, Params, accuracy, backward, forward, gradient_check, loss_and_grads, predict
 from ._optim import OPTIMIZERS, Adam, GradientDescent, Momentum, Optimizer, get_optimizer
 from ._params import SymmetryWarning, init_ensemble, init_params
@@ -19,6 +34,7 @@ from ._training import History, StepInfo, reporting_progress, train
 __all__ = [
     "ACTIVATIONS",
     "BACKENDS",
+    "CLONE_TOL",
     "LOSSES",
     "METRICS",
     "MLP",
@@ -30,27 +46,38 @@ __all__ = [
     "GradientDescent",
     "History",
     "Loss",
+    "Metric",
     "Momentum",
     "Optimizer",
     "Params",
     "StepInfo",
     "SymmetryWarning",
     "accuracy",
+    "activation_mean",
+    "activation_std",
     "backward",
+    "clone_groups",
     "course_cost",
+    "dead_share",
+    "distinct_units",
     "forward",
     "get_activation",
     "get_loss",
     "get_optimizer",
     "gradient_check",
+    "gradient_norm",
     "init_ensemble",
     "init_params",
     "layer_stats",
     "loss_and_grads",
+    "mean_slope",
     "namespace",
+    "numerical_rank",
     "predict",
     "reporting_progress",
+    "saturated_share",
     "to_backend",
     "to_numpy",
     "train",
+    "update_ratio",
 ]

@@ -29,11 +29,23 @@ from typing import Any
 import numpy as np
 
 from .._validation import InitlabValueError
+from ._metrics import METRICS
 
-__all__ = ["SUPPORTED_ACTIVATIONS", "check_supported", "train_fused"]
+__all__ = ["KERNEL_METRICS", "SUPPORTED_ACTIVATIONS", "check_supported", "train_fused"]
 
 SUPPORTED_ACTIVATIONS = {"linear": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
-_N_STATS = 7  # act_mean, act_std, saturated, dead, dgz_mean, grad_norm, grad_ratio (training.METRICS order)
+
+#: The statistics the kernel computes, by name, in the order of its ``cols`` argument: it writes each
+#: into the column that :data:`METRICS` gives that name, so the table's order is free to change.
+KERNEL_METRICS = ("act_mean", "act_std", "saturated", "dead", "dgz_mean", "grad_norm", "grad_ratio")
+
+
+def _columns() -> np.ndarray:
+    """Where the kernel writes each of :data:`KERNEL_METRICS`: its column in :data:`METRICS`, by name."""
+    names = list(METRICS)
+    if set(KERNEL_METRICS) != set(names):  # pragma: no cover - a new metric needs a kernel column too
+        raise InitlabValueError(f"The fused kernel computes {KERNEL_METRICS}; METRICS lists {tuple(names)}.")
+    return np.asarray([names.index(name) for name in KERNEL_METRICS], dtype=np.int64)
 
 
 def _kernel() -> Any:
@@ -69,7 +81,10 @@ def check_supported(net: Any, params: Any, optimizer: Any) -> None:
 
 def train_fused(net: Any, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *, steps: int, lr: Any,
                 record_every: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Train ``params`` in place with the fused kernel; returns (losses, record_steps, stats (R, M, L, 7))."""
+    """Train ``params`` in place with the fused kernel; returns (losses, record_steps, stats (R, M, L, len(METRICS))).
+
+    ``stats[..., i]`` is the metric ``list(METRICS)[i]``.
+    """
     kernel = _kernel()
     ensemble = params["W1"].ndim == 3
     L = net.n_layers
@@ -89,13 +104,13 @@ def train_fused(net: Any, params: dict[str, np.ndarray], X: np.ndarray, Y: np.nd
     kinds = np.asarray([SUPPORTED_ACTIVATIONS[a.name] for a in net.hidden] + [0], dtype=np.int64)
     records = sorted({t for t in range(0, steps, record_every)} | {steps - 1}) if record_every else []
     losses = np.empty((n_models, steps))
-    stats = np.full((n_models, len(records), L, _N_STATS), np.nan)
+    stats = np.full((n_models, len(records), L, len(METRICS)), np.nan)
     Xc = np.ascontiguousarray(X, dtype=dtype)
     Yc = np.ascontiguousarray(Y, dtype=dtype)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):  # parallel across models, not inside a BLAS call
-        kernel(W, B, Xc, Yc, dims, kinds, rates, steps, record_every, dtype == np.float32, losses, stats)
+        kernel(W, B, Xc, Yc, dims, kinds, rates, steps, record_every, dtype == np.float32, _columns(), losses, stats)
     ow = ob = 0
     for l in range(1, L + 1):
         shape_w, shape_b = params[f"W{l}"].shape, params[f"b{l}"].shape

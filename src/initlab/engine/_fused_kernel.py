@@ -164,8 +164,8 @@ def backprop_act(da: Any, a: Any, kind: int, dz: Any, db: Any) -> None:
 
 
 @njit(cache=True, fastmath=FAST, error_model="numpy")
-def layer_stats(a: Any, kind: int, output: bool, row: Any) -> None:
-    """act_mean, act_std, saturated, dead, dgz_mean of one layer into row[0:5] (see training.METRICS)."""
+def layer_stats(a: Any, kind: int, output: bool, cols: Any, row: Any) -> None:
+    """act_mean, act_std, saturated, dead, dgz_mean of one layer into row[cols[0:5]] (see _fused.KERNEL_METRICS)."""
     n, m = a.shape
     s1 = 0.0
     s2 = 0.0
@@ -215,11 +215,11 @@ def layer_stats(a: Any, kind: int, output: bool, row: Any) -> None:
             dead += 1
     count = n * m
     mean = s1 / count
-    row[0] = mean
-    row[1] = math.sqrt(max(s2 / count - mean * mean, 0.0))
-    row[2] = sat / count if (kind == TANH or kind == SIGMOID) and not output else math.nan  # noqa: SIM109 (numba)
-    row[3] = dead / n if kind == RELU and not output else math.nan
-    row[4] = math.nan if output else dgz / count
+    row[cols[0]] = mean
+    row[cols[1]] = math.sqrt(max(s2 / count - mean * mean, 0.0))
+    row[cols[2]] = sat / count if (kind == TANH or kind == SIGMOID) and not output else math.nan  # noqa: SIM109
+    row[cols[3]] = dead / n if kind == RELU and not output else math.nan
+    row[cols[4]] = math.nan if output else dgz / count
 
 
 @njit(cache=True, fastmath=FAST, error_model="numpy")
@@ -238,11 +238,12 @@ def bce_grad(z: Any, y: Any, dz: Any) -> Any:
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def train_kernel(W, B, X, Y, dims, kinds, lr, steps, every, fast, losses, stats):  # type: ignore[no-untyped-def]
+def train_kernel(W, B, X, Y, dims, kinds, lr, steps, every, fast, cols, losses, stats):  # type: ignore[no-untyped-def]
     """W (M, P), B (M, Q): each model's weights and biases, flat; updated in place.
 
-    losses (M, steps); stats (M, R, L, 7) at steps 0, every, 2 every, ..., steps - 1 (model first, so
-    each thread writes its own contiguous block).
+    losses (M, steps); stats (M, R, L, n_metrics) at steps 0, every, 2 every, ..., steps - 1 (model first,
+    so each thread writes its own contiguous block); cols[i] is the column of the i-th statistic of
+    _fused.KERNEL_METRICS.
     """
     n_models = W.shape[0]
     L = dims.shape[0] - 1
@@ -276,7 +277,7 @@ def train_kernel(W, B, X, Y, dims, kinds, lr, steps, every, fast, losses, stats)
                 mm(w, a_prev, a)
                 bias_act(a, B[k, offb[l - 1] : offb[l]], kinds[l - 1] if l < L else LINEAR, fast)
                 if record:
-                    layer_stats(a, kinds[l - 1] if l < L else LINEAR, l == L, stats[k, r, l - 1])
+                    layer_stats(a, kinds[l - 1] if l < L else LINEAR, l == L, cols, stats[k, r, l - 1])
             # loss, and dZ[L] = (sigmoid(Z[L]) - Y) / m
             nL = dims[L]
             zl = acts[offa[L - 1] : offa[L]].reshape((nL, m))
@@ -302,8 +303,8 @@ def train_kernel(W, B, X, Y, dims, kinds, lr, steps, every, fast, losses, stats)
                         for q in range(n_prev):
                             gn += g[i, q] * g[i, q]
                             wn += w[i, q] * w[i, q]
-                    stats[k, r, l - 1, 5] = math.sqrt(gn)
-                    stats[k, r, l - 1, 6] = math.sqrt(gn) / math.sqrt(wn)
+                    stats[k, r, l - 1, cols[5]] = math.sqrt(gn)
+                    stats[k, r, l - 1, cols[6]] = math.sqrt(gn) / math.sqrt(wn)
                 if l > 1:
                     dap = da[: n_prev * m].reshape((n_prev, m))
                     mm_tn(w, d_l, dap)  # dA[l-1] = W[l]^T @ dZ[l]

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .._validation import check_choice
 from ._activations import stable_sigmoid
 
@@ -27,13 +29,24 @@ __all__ = ["LOSSES", "Loss", "course_cost", "get_loss", "sum2"]
 
 
 def sum2(xp: Any, a: Any) -> Any:
-    """Sum over the last two axes, one axis at a time.
+    """Sum over the last two axes (examples, then units), one number per model.
 
-    numpy's multi-axis reductions add in an order that depends on the array's
-    layout, so a model alone and the same model in an ensemble would round
-    differently; one axis at a time, both add in the same order (same bits).
+    numpy adds in an order that depends on the array's memory layout (an F-ordered
+    matrix is summed column by column, a C-ordered one row by row, pairwise), so a
+    model alone and the same model in a stack could round differently.  Here every
+    numpy matrix is summed as a C-ordered 2-D array, first along its rows, then the
+    row sums: model ``k`` of a stack ``(M, n, m)`` is summed by exactly the call that
+    sums it alone, whatever the layouts.  Other namespaces (torch) sum the stack at once.
     """
+    if isinstance(a, np.ndarray):
+        if a.ndim == 3:
+            return np.stack([_sum2_numpy(a[k]) for k in range(a.shape[0])])
+        return _sum2_numpy(a)
     return xp.sum(xp.sum(a, axis=-1), axis=-1)
+
+
+def _sum2_numpy(a: np.ndarray) -> Any:
+    return np.sum(np.sum(np.ascontiguousarray(a), axis=-1), axis=-1)
 
 
 @dataclass(frozen=True)

@@ -2,20 +2,8 @@
 
 :func:`train` runs gradient steps and returns a :class:`History`: the loss of
 every model at every step, and every ``record_every`` steps, per layer and per
-model, the statistics that tell whether a start is healthy:
-
-===================  =================================================================
-metric               meaning (layer ``l``, one model)
-===================  =================================================================
-``act_mean``         mean of ``A[l]`` over units and examples (``A[L]`` is the output)
-``act_std``          standard deviation of ``A[l]`` over units and examples
-``saturated``        share of units x examples with ``g'(z) < 0.02 g'(0)`` (tanh,
-                     sigmoid only: for tanh, ``|a| > 0.99``); NaN for other activations
-``dead``             share of units that are 0 on every example (relu only); NaN otherwise
-``dgz_mean``         mean of ``g'(Z[l])`` over units and examples (hidden layers)
-``grad_norm``        ``||dW[l]||`` (Frobenius)
-``grad_ratio``       ``||dW[l]|| / ||W[l]||``
-===================  =================================================================
+model, the health statistics of :data:`~initlab.engine.METRICS` (defined once, in
+:mod:`initlab.engine._metrics`).
 
 A model whose loss is not finite is marked ``diverged`` at the first such step;
 the other models of the ensemble train on (the models never mix: each has its
@@ -73,7 +61,8 @@ class History:
 
     ``loss`` is ``(steps, M)``; ``stats[metric]`` is ``(R, M, L)`` at the steps
     ``record_steps`` (``R`` of them); ``diverged_at[k]`` is the first step whose loss
-    was not finite, or -1.
+    was not finite, or -1; ``last_finite_loss[k]`` is the loss just before it (the last
+    loss when the model did not diverge, NaN when its first loss was not finite).
     """
 
     loss: np.ndarray
@@ -86,6 +75,14 @@ class History:
     def diverged(self) -> np.ndarray:
         """One bool per model."""
         return self.diverged_at >= 0
+
+    @property
+    def last_finite_loss(self) -> np.ndarray:
+        """One float per model: the loss at step ``diverged_at - 1`` (at the last step if it never diverged)."""
+        steps = self.loss.shape[0]
+        at = np.where(self.diverged_at < 0, steps, self.diverged_at) - 1  # -1: not one finite loss
+        cols = np.arange(self.loss.shape[1])
+        return np.where(at >= 0, self.loss[np.maximum(at, 0), cols], np.nan)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """The tidy table: one dict per model x step x layer x metric (loss rows have layer 0)."""
@@ -119,7 +116,7 @@ def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Opti
     report = _PROGRESS.get()
     if report is not None:  # the kernel runs all steps in one call: one report at its end
         report(steps, steps)
-    stats = {metric: raw[..., i] for i, metric in enumerate(METRICS)}
+    stats = {metric: raw[..., i] for i, metric in enumerate(METRICS)}  # the kernel wrote the table's columns
     diverged_at = _first_nonfinite(losses)
     return History(losses, records, stats, diverged_at)
 
