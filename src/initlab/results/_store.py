@@ -245,7 +245,7 @@ def _column_types(rows: list[dict[str, Any]]) -> dict[str, str]:
     return types
 
 
-def _write_data(result: Result, folder: Path) -> None:
+def _write_data(result: Result, folder: Path, figures: list[str]) -> None:
     types = _column_types(result.rows)
     with open(folder / "rows.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(types))
@@ -260,6 +260,7 @@ def _write_data(result: Result, folder: Path) -> None:
         "tables": result.tables,
         "command": result.command,
         "columns": types,
+        "figures": figures,
         "versions": {"initlab": __version__, "numpy": np.__version__, "python": platform.python_version()},
     }
     text = json.dumps(_jsonable(meta), indent=2, allow_nan=False, ensure_ascii=False)
@@ -296,11 +297,12 @@ def save(result: Result, out: str | Path, *, figures: bool = True) -> Path:
         held = _hold(work, wait=True)
     assert held is not None
     try:
-        _write_data(result, work)
+        drawn: list[str] = []
         if figures:
             from ._figures import save_figures
 
-            save_figures(result, work)
+            drawn = [p.stem for p in save_figures(result, work)]
+        _write_data(result, work, drawn)
         with _locked(root, shared=False):
             if target.exists() or target.is_symlink():
                 why = _run_folder_problem(target, result.name)  # a user may have put something there meanwhile
@@ -358,6 +360,9 @@ def _meta(file: Path, name: str) -> dict[str, Any]:
     for title, rows in tables.items():
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise _damaged(file, f"must hold the table {title!r} as a list of rows (objects)")
+    shown = _expect(file, "figures", meta.setdefault("figures", []), list, "a list of figure names")
+    if not all(isinstance(v, str) for v in shown):
+        raise _damaged(file, "must hold 'figures' as a list of figure names")
     columns = _expect(file, "columns", meta.setdefault("columns", {}), dict, "an object of column -> type")
     if not all(v in ("int", "float", "bool", "str") for v in columns.values()):
         raise _damaged(file, "must give each column's type as int, float, bool or str")
@@ -424,10 +429,11 @@ def _png_problem(data: bytes) -> str | None:
     return "is truncated (it has no IEND chunk)"
 
 
-def _figures(folder: Path) -> dict[str, bytes]:
-    """The run's PNG figures, by name, each checked whole; the SVGs checked complete."""
+def _figures(folder: Path, order: list[str]) -> dict[str, bytes]:
+    """The run's PNG figures, by name, in ``order`` then by name, each checked whole; the SVGs checked complete."""
     out = {}
-    for png in sorted(folder.glob("*.png")):
+    pngs = sorted(folder.glob("*.png"), key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.stem))
+    for png in pngs:
         data = png.read_bytes()
         problem = _png_problem(data)
         if problem:
@@ -452,7 +458,7 @@ def _read(folder: Path) -> tuple[Result, dict[str, bytes]]:
     rows = _rows(folder / "rows.csv", meta["columns"])
     _text(folder / "answer.txt")
     arrays = _arrays(folder / "arrays.npz")
-    figures = _figures(folder)
+    figures = _figures(folder, meta["figures"])
     result = Result(
         meta["experiment"],
         meta["config"],
