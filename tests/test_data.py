@@ -63,7 +63,7 @@ def test_xor_four_points_and_errors() -> None:
     assert sorted(map(tuple, d.X_train.T.tolist())) == [(-1, -1), (-1, 1), (1, -1), (1, 1)]
     for x, y in zip(d.X_train.T, d.Y_train[0], strict=True):
         assert y == float((x[0] > 0) != (x[1] > 0))
-    with pytest.raises(InitlabValueError, match="'dataset' argument of load must be one of .* Did you mean 'moons'"):
+    with pytest.raises(InitlabValueError, match="'name' argument of load must be one of .* Did you mean 'moons'"):
         data.load("moon")
     with pytest.raises(InitlabValueError, match="'noise' argument of circles must be a finite float >= 0. Got -1"):
         data.circles(noise=-1)

@@ -5,18 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
-__all__ = ["Array", "DTypeLike", "RNGLike", "ShapeLike"]
-
-#: A numpy array of floats (the engine works in float32 or float64).
-Array = npt.NDArray[np.floating]
+__all__ = ["RNGLike", "ShapeLike"]
 
 #: What a shape argument accepts: a sequence of positive ints, e.g. ``(256, 512)``.
 ShapeLike = Sequence[int]
 
-#: What an ``rng`` argument accepts: a Generator, an int seed, or a legacy RandomState.
+#: What an ``rng`` argument accepts: a Generator, an int seed, or a legacy RandomState
+#: (:func:`initlab.seeding.as_rng` turns it into a Generator or a RandomState).
 RNGLike = np.random.Generator | np.random.RandomState | int | np.integer
-
-#: A float dtype: ``np.float32``, ``np.float64``, ``"float32"``...
-DTypeLike = npt.DTypeLike

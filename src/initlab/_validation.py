@@ -34,6 +34,7 @@ __all__ = [
     "check_shape",
     "closest",
     "format_bytes",
+    "shown",
 ]
 
 
@@ -78,6 +79,30 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+_MAX_BITS = 12000  # about 3600 digits, below the int-to-str limit of 4300
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, shortened to about ``limit`` characters (an int of 400 digits says how many it has).
+
+    >>> shown(10**400)
+    '1000000000...0000000000 (an int of 401 digits)'
+    >>> shown((1, 2))
+    '(1, 2)'
+    """
+    if type(value) is not bool and isinstance(value, numbers.Integral) and abs(int(value)).bit_length() > 200:
+        bits = abs(int(value)).bit_length()
+        if bits > _MAX_BITS:  # Python refuses to print ints of more than 4300 digits
+            return f"an int of about {int(bits * math.log10(2))} digits"
+        text = str(int(value))
+        return f"{text[:10]}...{text[-10:]} (an int of {len(text.lstrip('-'))} digits)"
+    try:
+        text = repr(value)
+    except Exception:  # a repr that fails or is too large to build (pathological objects)
+        return f"an object of type {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_float(
     value: Any,
     arg: str,
@@ -91,7 +116,8 @@ def check_float(
 ) -> float:
     """Return ``value`` as a float after checking that it is a finite real in range.
 
-    ``low``/``high`` are inclusive unless ``low_open``/``high_open``.
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open``.  An int too large
+    for a float (``10**400``) is refused like an infinite float.
     """
     parts = []
     if low is not None:
@@ -99,10 +125,13 @@ def check_float(
     if high is not None:
         parts.append(f"{'<' if high_open else '<='} {high:g}")
     accepted = ("a float" if allow_inf else "a finite float") + (" " + " and ".join(parts) if parts else "")
-    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {value!r} instead."
+    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {shown(value)} instead."
     if not _is_real(value):
         raise InitlabTypeError(msg)
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise InitlabValueError(msg) from None
     if math.isnan(out) or (math.isinf(out) and not allow_inf):
         raise InitlabValueError(msg)
     if low is not None and (out < low or (low_open and out == low)):
@@ -117,35 +146,81 @@ def check_gain(value: Any, where: str) -> float:
     return check_float(value, "gain", where, low=0.0)
 
 
-def check_int(value: Any, arg: str, where: str | None = None, *, low: int | None = None) -> int:
-    """Return ``value`` as an int after checking that it is an integer ``>= low``.
+def check_int(
+    value: Any, arg: str, where: str | None = None, *, low: int | None = None, high: int | None = None
+) -> int:
+    """Return ``value`` as an int after checking that it is an integer in ``[low, high]``.
 
     Floats with an integral value (``3.0``, as the spec syntax produces) are accepted.
+
+    >>> check_int(10**400, "steps", "train", low=1, high=10**9)
+    Traceback (most recent call last):
+    ...
+    initlab._validation.InitlabValueError: The 'steps' argument of train must be an int >= 1 and <= 1000000000. \
+Got 1000000000...0000000000 (an int of 401 digits) instead.
     """
-    accepted = "an int" + (f" >= {low}" if low is not None else "")
-    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {value!r} instead."
+    parts = []
+    if low is not None:
+        parts.append(f">= {low}")
+    if high is not None:
+        parts.append(f"<= {high}")
+    accepted = "an int" + (" " + " and ".join(parts) if parts else "")
+    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {shown(value)} instead."
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, float, np.floating)):
         raise InitlabTypeError(msg)
-    if not float(value).is_integer():  # also rejects nan and inf
+    if isinstance(value, numbers.Integral):
+        out = int(value)  # exact, however large: no detour through float
+    elif not float(value).is_integer():  # also rejects nan and inf
         raise InitlabTypeError(msg)
-    out = int(value)
-    if low is not None and out < low:
+    else:
+        out = int(value)
+    if (low is not None and out < low) or (high is not None and out > high):
         raise InitlabValueError(msg)
     return out
 
 
+def _max_dims() -> int:
+    """The most axes a numpy array may have: 64 from numpy 2 on, 32 before."""
+    return 64 if int(np.__version__.split(".")[0]) >= 2 else 32
+
+
+_MAX_SIZE = int(np.iinfo(np.intp).max)
+
+
 def check_shape(shape: Any, where: str | None = None, *, min_dims: int = 0, arg: str = "shape") -> tuple[int, ...]:
-    """Return ``shape`` as a tuple of ints >= 1 with at least ``min_dims`` entries."""
+    """Return ``shape`` as a tuple of ints >= 1 with at least ``min_dims`` entries, one numpy can allocate.
+
+    Refused with a message that names ``arg``: entries that are not ints or below 1, more axes
+    than numpy allows (64), and a number of entries beyond numpy's index type (``np.intp``).
+    Whether the array fits in memory is :func:`check_memory`'s question.
+    """
     accepted = "a sequence of ints >= 1" + (f" with at least {min_dims} entries" if min_dims else "")
-    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {shape!r} instead."
+    msg = f"The {arg!r} argument{_owner(where)} must be {accepted}. Got {shown(shape)} instead."
     if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
         raise InitlabTypeError(msg)
-    dims = tuple(shape)
+    try:
+        dims = tuple(shape)
+    except Exception:  # an iterable that fails part way
+        raise InitlabTypeError(msg) from None
     if any(isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in dims):
         raise InitlabTypeError(msg)
     if any(int(d) < 1 for d in dims) or len(dims) < min_dims:
         raise InitlabValueError(msg)
-    return tuple(int(d) for d in dims)
+    if len(dims) > _max_dims():
+        raise InitlabValueError(
+            f"The {arg!r} argument{_owner(where)} must have at most {_max_dims()} entries (numpy's limit). "
+            f"Got {len(dims)} entries instead."
+        )
+    out = tuple(int(d) for d in dims)
+    size = 1
+    for d in out:
+        size *= d
+        if size > _MAX_SIZE:
+            raise InitlabValueError(
+                f"The {arg!r} argument{_owner(where)} must describe at most {_MAX_SIZE} entries "
+                f"(numpy's index range, 2**63 - 1). Got {shown(shape)} instead."
+            )
+    return out
 
 
 _FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -174,6 +249,8 @@ def format_bytes(nbytes: float) -> str:
     """
     if nbytes < 1024:
         return f"{int(nbytes)} B"
+    if nbytes >= 2**70:  # also ints beyond the float range
+        return "more than 1024 EiB"
     for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
         nbytes /= 1024
         if nbytes < 1024 or unit == "EiB":

@@ -11,12 +11,13 @@ of the same seed, and the global generator is left alone).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_float, check_int
+from ._validation import InitlabValueError, check_choice, check_float, check_int, check_memory, closest, shown
 
 __all__ = ["DATASETS", "Dataset", "blobs", "breast_cancer", "circles", "digits", "flower", "load", "moons", "spirals",
            "xor"]  # fmt: skip
@@ -47,8 +48,12 @@ def _labels(y: np.ndarray) -> np.ndarray:
     return np.asarray(y, dtype=np.float64).reshape(1, -1)
 
 
-def _check_n(value: Any, arg: str, where: str, low: int = 1) -> int:
-    return check_int(value, arg, where, low=low)
+_TEMPORARIES = 4  # a generator holds about this many arrays the size of X at once
+
+
+def _check_fits(points: int, features: int, where: str) -> None:
+    """Refuse, before drawing, a dataset whose arrays would not fit in the memory available now."""
+    check_memory(points * features * 8 * _TEMPORARIES, f"the {where} dataset of {shown(points)} points")
 
 
 def flower(seed: int = 1) -> Dataset:
@@ -62,7 +67,7 @@ def flower(seed: int = 1) -> Dataset:
     >>> d.X_train.shape, d.Y_train.shape, float(d.Y_train.mean())
     ((2, 400), (1, 400), 0.5)
     """
-    rng = np.random.RandomState(_check_n(seed, "seed", "flower", low=0))
+    rng = np.random.RandomState(check_int(seed, "seed", "flower", low=0))
     m, n, a = 400, 200, 4
     X = np.zeros((m, 2))
     Y = np.zeros((m, 1))
@@ -92,19 +97,21 @@ def circles(n_train: int = 300, n_test: int = 100, noise: float = 0.05, seed: in
     >>> d.X_train.shape, d.X_test.shape
     ((2, 300), (2, 100))
     """
-    n_train = _check_n(n_train, "n_train", "circles", low=2)
-    n_test = _check_n(n_test, "n_test", "circles", low=2)
+    n_train = check_int(n_train, "n_train", "circles", low=2)
+    n_test = check_int(n_test, "n_test", "circles", low=2)
     noise = check_float(noise, "noise", "circles", low=0.0)
-    seed = _check_n(seed, "seed", "circles", low=0)
+    seed = check_int(seed, "seed", "circles", low=0)
+    _check_fits(n_train + n_test, 2, "circles")
     return Dataset("circles", *_sklearn_pair("make_circles", n_train, n_test, noise, seed))
 
 
 def moons(n_train: int = 300, n_test: int = 100, noise: float = 0.2, seed: int = 3) -> Dataset:
     """Two interleaved half-moons (C2W2's ``np.random.seed(3); make_moons(n_samples=300, noise=.2)``)."""
-    n_train = _check_n(n_train, "n_train", "moons", low=2)
-    n_test = _check_n(n_test, "n_test", "moons", low=2)
+    n_train = check_int(n_train, "n_train", "moons", low=2)
+    n_test = check_int(n_test, "n_test", "moons", low=2)
     noise = check_float(noise, "noise", "moons", low=0.0)
-    seed = _check_n(seed, "seed", "moons", low=0)
+    seed = check_int(seed, "seed", "moons", low=0)
+    _check_fits(n_train + n_test, 2, "moons")
     return Dataset("moons", *_sklearn_pair("make_moons", n_train, n_test, noise, seed))
 
 
@@ -128,9 +135,10 @@ def xor(n_per_corner: int = 50, noise: float = 0.15, seed: int = 0, test_fractio
 
     ``n_per_corner=1, noise=0, test_fraction=0`` gives the four classic points.
     """
-    n = _check_n(n_per_corner, "n_per_corner", "xor")
+    n = check_int(n_per_corner, "n_per_corner", "xor", low=1)
     noise = check_float(noise, "noise", "xor", low=0.0)
-    rng = np.random.default_rng(_check_n(seed, "seed", "xor", low=0))
+    _check_fits(4 * n, 2, "xor")
+    rng = np.random.default_rng(check_int(seed, "seed", "xor", low=0))
     corners = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
     X = np.repeat(corners, n, axis=0) + rng.standard_normal((4 * n, 2)) * noise
     Y = np.repeat([0.0, 1.0, 1.0, 0.0], n)
@@ -140,10 +148,11 @@ def xor(n_per_corner: int = 50, noise: float = 0.15, seed: int = 0, test_fractio
 def spirals(n_per_class: int = 200, noise: float = 0.2, turns: float = 1.5, seed: int = 0,
             test_fraction: float = 0.25) -> Dataset:  # fmt: skip
     """Two interleaved spirals (Lang & Witbrock 1988): ``r = t``, angle ``t`` and ``t + pi``, plus noise."""
-    n = _check_n(n_per_class, "n_per_class", "spirals")
+    n = check_int(n_per_class, "n_per_class", "spirals", low=1)
     noise = check_float(noise, "noise", "spirals", low=0.0)
     turns = check_float(turns, "turns", "spirals", low=0.0, low_open=True)
-    rng = np.random.default_rng(_check_n(seed, "seed", "spirals", low=0))
+    _check_fits(2 * n, 2, "spirals")
+    rng = np.random.default_rng(check_int(seed, "seed", "spirals", low=0))
     t = np.sqrt(rng.random(n)) * turns * 2 * np.pi  # denser near the centre, like the classic set
     arms = [np.c_[t * np.cos(t + k * np.pi), t * np.sin(t + k * np.pi)] for k in (0, 1)]
     X = np.concatenate(arms) / (turns * 2 * np.pi) * 4 + rng.standard_normal((2 * n, 2)) * noise
@@ -154,11 +163,12 @@ def spirals(n_per_class: int = 200, noise: float = 0.2, turns: float = 1.5, seed
 def blobs(n_per_class: int = 200, distance: float = 3.0, std: float = 1.0, n_features: int = 2, seed: int = 0,
           test_fraction: float = 0.25) -> Dataset:  # fmt: skip
     """Two Gaussian blobs ``N(+-distance/2 e_1, std^2 I)``: a linearly separable baseline."""
-    n = _check_n(n_per_class, "n_per_class", "blobs")
+    n = check_int(n_per_class, "n_per_class", "blobs", low=1)
     distance = check_float(distance, "distance", "blobs", low=0.0)
     std = check_float(std, "std", "blobs", low=0.0)
-    d = _check_n(n_features, "n_features", "blobs")
-    rng = np.random.default_rng(_check_n(seed, "seed", "blobs", low=0))
+    d = check_int(n_features, "n_features", "blobs", low=1)
+    _check_fits(2 * n, d, "blobs")
+    rng = np.random.default_rng(check_int(seed, "seed", "blobs", low=0))
     centre = np.zeros(d)
     centre[0] = distance / 2
     X = np.concatenate([rng.standard_normal((n, d)) * std - centre, rng.standard_normal((n, d)) * std + centre])
@@ -182,7 +192,7 @@ def digits(seed: int = 0, test_fraction: float = 0.25) -> Dataset:
 
     data = load_digits()
     Y = np.eye(10)[data.target].T  # (10, m) one-hot
-    seed = _check_n(seed, "seed", "digits", low=0)
+    seed = check_int(seed, "seed", "digits", low=0)
     return _standardized("digits", data.data.T.astype(np.float64), Y, _fraction(test_fraction, "digits"), seed)
 
 
@@ -192,7 +202,7 @@ def breast_cancer(seed: int = 0, test_fraction: float = 0.25) -> Dataset:
     from sklearn.datasets import load_breast_cancer
 
     data = load_breast_cancer()
-    seed = _check_n(seed, "seed", "breast_cancer", low=0)
+    seed = check_int(seed, "seed", "breast_cancer", low=0)
     return _standardized("breast_cancer", data.data.T.astype(np.float64), _labels(data.target),
                          _fraction(test_fraction, "breast_cancer"), seed)  # fmt: skip
 
@@ -201,5 +211,22 @@ DATASETS = {f.__name__: f for f in (flower, circles, moons, xor, spirals, blobs,
 
 
 def load(name: str, **kwargs: Any) -> Dataset:
-    """A dataset by name, e.g. ``load("circles")`` or ``load("xor", noise=0.1)``."""
-    return DATASETS[check_choice(name, "dataset", list(DATASETS), "load")](**kwargs)
+    """A dataset by name, e.g. ``load("circles")`` or ``load("xor", noise=0.1)``.
+
+    >>> load("xor", noise_level=0.1)
+    Traceback (most recent call last):
+    ...
+    initlab._validation.InitlabValueError: The arguments of load('xor') must be among: n_per_corner, noise, seed, \
+test_fraction. Got 'noise_level' instead. Did you mean 'noise'?
+    """
+    maker = DATASETS[check_choice(name, "name", list(DATASETS), "load")]
+    valid = list(inspect.signature(maker).parameters)
+    for key in kwargs:
+        if key not in valid:
+            near = closest(key, valid)
+            hint = f" Did you mean {near!r}?" if near else ""
+            raise InitlabValueError(
+                f"The arguments of load({name!r}) must be among: {', '.join(valid) or 'none'}. "
+                f"Got {key!r} instead.{hint}"
+            )
+    return maker(**kwargs)

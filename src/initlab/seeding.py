@@ -17,13 +17,10 @@ import numpy as np
 
 from ._validation import InitlabTypeError, InitlabValueError
 
-__all__ = ["AnyRNG", "as_rng"]
-
-#: The generator types initlab draws from.
-AnyRNG = np.random.Generator | np.random.RandomState
+__all__ = ["as_rng"]
 
 
-def as_rng(rng: Any, where: str | None = None) -> AnyRNG:
+def as_rng(rng: Any, where: str | None = None) -> np.random.Generator | np.random.RandomState:
     """Return a generator for ``rng``: a Generator or RandomState as is, an int seed as ``default_rng(seed)``.
 
     >>> as_rng(0).standard_normal(2)

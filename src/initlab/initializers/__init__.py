@@ -13,7 +13,7 @@ from ._distributions import truncated_normal_moments
 from ._explain import Explanation, explain, orthogonality_error
 from ._fans import TORCH_GAINS, fans, gain
 from ._plans import Plan, centre_tap, draw, plan
-from ._registry import BIASES, INITIALIZERS, Initializer, aliases, get, get_bias, names, register
+from ._registry import BIASES, INITIALIZERS, SCHEMES, Initializer, aliases, get, get_bias, names, register
 from ._schemes import (
     constant,
     delta_orthogonal,
@@ -41,14 +41,6 @@ from ._schemes import (
     xavier_uniform,
     zeros,
 )
-
-#: The weight schemes, by their function names (aliases included).
-SCHEMES = (
-    "zeros", "ones", "constant", "normal", "uniform", "randn", "truncated_normal", "variance_scaling",
-    "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform", "kaiming_normal", "kaiming_uniform",
-    "he_normal", "he_uniform", "lecun_normal", "lecun_uniform", "orthogonal", "eye", "identity", "dirac",
-    "delta_orthogonal", "sparse", "torch_default",
-)  # fmt: skip
 
 __all__ = [
     "BIASES",

@@ -14,7 +14,6 @@ import numpy as np
 
 from .._typing import ShapeLike
 from .._validation import InitlabValueError
-from ..seeding import AnyRNG
 
 __all__ = [
     "standard_normal",
@@ -31,14 +30,16 @@ def _cast(x: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
-def standard_normal(rng: AnyRNG, shape: ShapeLike, dtype: np.dtype[Any]) -> np.ndarray:
+def standard_normal(
+    rng: np.random.Generator | np.random.RandomState, shape: ShapeLike, dtype: np.dtype[Any]
+) -> np.ndarray:
     """N(0, 1) draws of ``shape`` in ``dtype`` (float32 natively on a Generator)."""
     if isinstance(rng, np.random.Generator) and dtype == np.float32:
         return rng.standard_normal(tuple(shape), dtype=np.float32)
     return _cast(np.asarray(rng.standard_normal(tuple(shape))), dtype)
 
 
-def uniform01(rng: AnyRNG, shape: ShapeLike, dtype: np.dtype[Any]) -> np.ndarray:
+def uniform01(rng: np.random.Generator | np.random.RandomState, shape: ShapeLike, dtype: np.dtype[Any]) -> np.ndarray:
     """U[0, 1) draws of ``shape`` in ``dtype`` (float32 natively on a Generator)."""
     if isinstance(rng, np.random.Generator) and dtype == np.float32:
         return rng.random(tuple(shape), dtype=np.float32)
@@ -124,7 +125,9 @@ def _log_rates(a: float, b: float) -> dict[str, float]:
     return rates
 
 
-def truncated_standard_normal(rng: AnyRNG, n: int, a: float, b: float) -> np.ndarray:
+def truncated_standard_normal(
+    rng: np.random.Generator | np.random.RandomState, n: int, a: float, b: float
+) -> np.ndarray:
     """``n`` float64 draws of a standard normal truncated to ``[a, b]``, by rejection.
 
     Of three proposals the one with the best acceptance rate is used: the normal

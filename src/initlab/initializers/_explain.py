@@ -20,7 +20,7 @@ from .._validation import check_dtype, check_int, check_shape
 from .._version import __version__
 from ._fans import fans
 from ._plans import Plan, centre_tap
-from ._registry import Initializer, get
+from ._registry import Initializer, resolve
 
 __all__ = ["Explanation", "explain", "orthogonality_error"]
 
@@ -67,7 +67,7 @@ def explain(spec: str | Initializer, shape: Any, *, seed: int = 0, dtype: Any = 
     ``realized`` holds the mean, std, min and max of the drawn tensor, and for the
     orthogonal schemes the orthogonality error of (the centre tap of) the tensor.
     """
-    init = get(spec)
+    init = resolve(spec, "explain")
     dims = check_shape(shape, "explain")
     seed = check_int(seed, "seed", "explain", low=0)
     dt = check_dtype(dtype, "explain")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import ShapeLike
-from .._validation import check_dtype
+from .._validation import InitlabTypeError, InitlabValueError, check_dtype, check_memory, shown
 from ..seeding import as_rng
 from ._distributions import standard_normal, truncated_standard_normal, uniform01
 
@@ -45,7 +45,9 @@ class Plan:
     ``sparse``).  ``mean`` and ``std`` are the analytic mean and standard deviation
     of one entry (for the structured kinds, ``std`` is the root mean square of the
     entries); ``low``/``high`` bound every entry where the scheme has bounds.
-    ``params`` holds the recipe's own numbers.
+    ``params`` holds the recipe's own numbers; ``args`` the caller's numeric arguments
+    that set the scale (``{"std": 0.01}``, ``{"gain": 1.0}``), named in errors when the
+    weights would not be finite in the requested dtype.
     """
 
     scheme: str
@@ -60,6 +62,7 @@ class Plan:
     fan_out: int | None = None
     gain: float | None = None
     params: Mapping[str, float] = field(default_factory=dict)
+    args: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the plan."""
@@ -116,6 +119,11 @@ def plan(initializer: Callable[..., Any], shape: ShapeLike, **kwargs: Any) -> Pl
     >>> p.fan_in, round(p.gain, 6), p.std
     (512, 1.414214, 0.0625)
     """
+    if not callable(initializer):
+        raise InitlabTypeError(
+            "The 'initializer' argument of plan must be an initializer function such as initlab.normal "
+            f"(for a spec string, use initlab.get(spec).plan(shape)). Got {shown(initializer)} instead."
+        )
     try:
         initializer(shape, _PLAN_ONLY, **kwargs)
     except _Planned as planned:
@@ -141,11 +149,77 @@ def _orthonormal(rng: Any, rows: int, cols: int) -> np.ndarray:
     return q.T if rows < cols else q
 
 
+def _magnitudes(p: Plan) -> dict[str, float]:
+    """The numbers a draw of ``p`` computes with, by what they are: each must be finite in the dtype."""
+    values = {"mean": p.mean, "std": p.std}
+    if p.low is not None and p.high is not None:
+        values.update(low=p.low, high=p.high)
+        if p.kind == "uniform":
+            values["high - low"] = p.high - p.low  # the draw scales U[0, 1) by it
+    values.update((k, v) for k, v in p.params.items() if k in ("gain", "std", "loc", "scale"))
+    if p.kind == "truncated_normal":  # infinite bounds are allowed there; the clip to them is harmless
+        values = {k: v for k, v in values.items() if k not in ("low", "high") or math.isfinite(v)}
+    return values
+
+
+_MEANING = {
+    "mean": "mean",
+    "std": "std",
+    "low": "lower bound",
+    "high": "upper bound",
+    "high - low": "range",
+    "gain": "gain",
+    "loc": "parent normal's mean",
+    "scale": "parent normal's std",
+}
+
+
+def _not_finite(p: Plan, dt: np.dtype[Any], what: str) -> InitlabValueError:
+    """The error for weights that are not finite in ``dt``, naming the caller's arguments."""
+    top = float(np.finfo(dt).max)
+    # name the arguments that are themselves beyond the dtype; when none is, their combination is
+    named = {k: v for k, v in p.args.items() if not abs(v) <= top} or dict(p.args)
+    if not named:
+        return InitlabValueError(f"The 'dtype' argument of {p.scheme} must hold the weights; {what}. Got {dt.name}.")
+    args = " and ".join(repr(k) for k in named)
+    noun = "argument" if len(named) == 1 else "arguments"
+    got = ", ".join(f"{k}={v!r}" for k, v in named.items())
+    return InitlabValueError(
+        f"The {args} {noun} of {p.scheme} must keep the weights finite in {dt.name}, whose largest value is "
+        f"{top:.4g}; {what}. Got {got} with dtype={dt.name} instead."
+    )
+
+
+_CHECKED_BYTES = 64 * 2**20  # arrays below this are drawn without asking how much memory is free
+
+
 def draw(p: Plan, rng: Any, dtype: Any) -> np.ndarray:
-    """Draw the array that plan ``p`` describes (the one place every initializer draws)."""
+    """Draw the array that plan ``p`` describes (the one place every initializer draws).
+
+    Refused before drawing: a plan whose numbers (std, bounds, gain...) are beyond the range of
+    ``dtype``, and an array larger than the memory available now; refused after drawing, as a
+    last guard, weights that came out infinite or NaN (a normal's tail beyond the range).
+    """
     dt = check_dtype(dtype, p.scheme)
+    top = float(np.finfo(dt).max)
+    for name, value in _magnitudes(p).items():
+        if not abs(value) <= top:
+            raise _not_finite(p, dt, f"here the weights' {_MEANING[name]} would be {value:.4g}")
     if rng is _PLAN_ONLY:
         raise _Planned(p)
+    size = math.prod(p.shape)
+    nbytes = size * max(dt.itemsize, 8)  # most recipes draw in float64 before casting
+    if nbytes > _CHECKED_BYTES:
+        check_memory(nbytes, f"the weights of {p.scheme} of shape {p.shape} ({size} entries)")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the argument
+        out = _draw(p, rng, dt)
+    if not np.isfinite(out).all():
+        bad = int(np.count_nonzero(~np.isfinite(out)))
+        raise _not_finite(p, dt, f"here {bad} of the {size} weights drawn came out infinite or NaN")
+    return out
+
+
+def _draw(p: Plan, rng: Any, dt: np.dtype[Any]) -> np.ndarray:
     shape, params = p.shape, p.params
     if p.kind in ("constant", "eye", "dirac") and rng is not None:
         as_rng(rng, p.scheme)  # deterministic schemes draw nothing, but a bad rng is still a mistake

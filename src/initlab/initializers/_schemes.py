@@ -34,11 +34,10 @@ from .._typing import RNGLike, ShapeLike
 from .._validation import InitlabValueError, check_choice, check_float, check_gain, check_shape
 from . import _fans
 from ._distributions import truncated_normal_moments
-from ._plans import Plan, draw, plan
+from ._plans import Plan, draw, plan  # noqa: F401  (plan: used by the doctests)
 from ._structured import delta_orthogonal, dirac, eye, identity, orthogonal, sparse
 
 __all__ = [
-    "Plan",
     "constant",
     "delta_orthogonal",
     "dirac",
@@ -55,7 +54,6 @@ __all__ = [
     "normal",
     "ones",
     "orthogonal",
-    "plan",
     "randn",
     "sparse",
     "torch_default",
@@ -90,7 +88,23 @@ def constant(shape: ShapeLike, rng: RNGLike | None = None, *, value: float = 0.0
 def _constant(scheme: str, shape: ShapeLike, rng: Any, value: Any, dtype: Any) -> np.ndarray:
     dims = check_shape(shape, scheme)
     value = check_float(value, "value", scheme)
-    return draw(Plan(scheme, "constant", dims, f"W = {value:g}", value, 0.0, value, value), rng, dtype)
+    args = {"value": value} if scheme == "constant" else {}
+    formula = f"W = {value:g}"
+    return draw(
+        Plan(
+            scheme=scheme,
+            kind="constant",
+            shape=dims,
+            formula=formula,
+            mean=value,
+            std=0.0,
+            low=value,
+            high=value,
+            args=args,
+        ),
+        rng,
+        dtype,
+    )
 
 
 def zeros(shape: ShapeLike, rng: RNGLike | None = None, *, dtype: Any = F64) -> np.ndarray:
@@ -133,7 +147,10 @@ def _normal(scheme: str, shape: ShapeLike, rng: Any, mean: Any, std: Any, std_na
     mean = check_float(mean, "mean", scheme)
     std = check_float(std, std_name, scheme, low=0.0)
     formula = f"W ~ N({mean:g}, std^2), std = {std:g}" if scheme == "normal" else f"W = randn * {std:g}"
-    return draw(Plan(scheme, "normal", dims, formula, mean, std), rng, dtype)
+    args = {"mean": mean, std_name: std} if scheme == "normal" else {std_name: std}
+    return draw(
+        Plan(scheme=scheme, kind="normal", shape=dims, formula=formula, mean=mean, std=std, args=args), rng, dtype
+    )
 
 
 def randn(shape: ShapeLike, rng: RNGLike, *, scale: float = 0.01, dtype: Any = F64) -> np.ndarray:
@@ -163,9 +180,18 @@ def uniform(shape: ShapeLike, rng: RNGLike, *, low: float = 0.0, high: float = 1
     if not low < high:
         raise InitlabValueError(f"The 'low' argument of uniform must be < high = {high!r}. Got low = {low!r} instead.")
     std = (high - low) / math.sqrt(12.0)
-    return draw(
-        Plan("uniform", "uniform", dims, f"W ~ U({low:g}, {high:g})", (low + high) / 2, std, low, high), rng, dtype
+    plan_ = Plan(
+        scheme="uniform",
+        kind="uniform",
+        shape=dims,
+        formula=f"W ~ U({low:g}, {high:g})",
+        mean=low / 2 + high / 2,  # not (low + high) / 2, which overflows for bounds near the float range
+        std=std,
+        low=low,
+        high=high,
+        args={"low": low, "high": high},
     )
+    return draw(plan_, rng, dtype)
 
 
 def _pair(value: Any, arg: str, where: str) -> tuple[float, float]:
@@ -221,14 +247,14 @@ def _truncated_plan(
 ) -> Plan:
     m, s = truncated_normal_moments(a, b)
     return Plan(
-        scheme,
-        "truncated_normal",
-        dims,
-        formula,
-        loc + scale * m,
-        scale * s,
-        loc + scale * a,
-        loc + scale * b,
+        scheme=scheme,
+        kind="truncated_normal",
+        shape=dims,
+        formula=formula,
+        mean=loc + scale * m,
+        std=scale * s,
+        low=loc + scale * a,
+        high=loc + scale * b,
         params={"loc": loc, "scale": scale, "a": a, "b": b},
         **extra,
     )
@@ -288,7 +314,10 @@ def truncated_normal(
     formula = f"W ~ N({mean:g}, s^2) truncated to {unit}, s = {scale:.6g}"
     if match_std:
         formula += f" (chosen so that std(W) = {std:g})"
-    return draw(_truncated_plan("truncated_normal", dims, mean, scale, a, b, formula), rng, dtype)
+    args = {"mean": mean, "std": std}
+    if bounds is not None:
+        args.update(zip(("bounds[0]", "bounds[1]"), (low, high), strict=True))
+    return draw(_truncated_plan("truncated_normal", dims, mean, scale, a, b, formula, args=args), rng, dtype)
 
 
 # --- variance scaling and its specializations -----------------------------------------
@@ -318,26 +347,39 @@ def _variance_scaling_plan(
     }[mode]
     std = math.sqrt(scale / n)
     g = math.sqrt(scale) if gain is None else gain
+    args = {"scale": scale} if gain is None else {"gain": gain}
     std_text = (
         f"std = sqrt({scale:g} / {_MODE_TEXT[mode]})" if gain is None else f"std = gain / sqrt({_MODE_TEXT[mode]})"
     )
     if distribution == "normal":
         formula = f"W ~ N(0, std^2), {std_text}"
-        return Plan(scheme, "normal", dims, formula, 0.0, std, fan_in=fan_in, fan_out=fan_out, gain=g)
-    if distribution == "uniform":
-        bound = math.sqrt(3.0) * std
         return Plan(
-            scheme,
-            "uniform",
-            dims,
-            f"W ~ U(-bound, bound), bound = sqrt(3) * std, {std_text}",
-            0.0,
-            std,
-            -bound,
-            bound,
+            scheme=scheme,
+            kind="normal",
+            shape=dims,
+            formula=formula,
+            mean=0.0,
+            std=std,
             fan_in=fan_in,
             fan_out=fan_out,
             gain=g,
+            args=args,
+        )
+    if distribution == "uniform":
+        bound = math.sqrt(3.0) * std
+        return Plan(
+            scheme=scheme,
+            kind="uniform",
+            shape=dims,
+            formula=f"W ~ U(-bound, bound), bound = sqrt(3) * std, {std_text}",
+            mean=0.0,
+            std=std,
+            low=-bound,
+            high=bound,
+            fan_in=fan_in,
+            fan_out=fan_out,
+            gain=g,
+            args=args,
         )
     parent = std / truncated_normal_moments(-2.0, 2.0)[1]
     return _truncated_plan(
@@ -351,6 +393,7 @@ def _variance_scaling_plan(
         fan_in=fan_in,
         fan_out=fan_out,
         gain=g,
+        args=args,
     )
 
 
@@ -513,23 +556,20 @@ def torch_default(shape: ShapeLike, rng: RNGLike, *, dtype: Any = F64) -> np.nda
     dims = check_shape(shape, "torch_default", min_dims=2)
     fan_in, fan_out = _fans.fans(dims)
     bound = 1.0 / math.sqrt(fan_in)
-    return draw(
-        Plan(
-            "torch_default",
-            "uniform",
-            dims,
-            "W ~ U(-bound, bound), bound = 1 / sqrt(fan_in)",
-            0.0,
-            bound / math.sqrt(3.0),
-            -bound,
-            bound,
-            fan_in,
-            fan_out,
-            math.sqrt(1.0 / 3.0),
-        ),
-        rng,
-        dtype,
+    plan_ = Plan(
+        scheme="torch_default",
+        kind="uniform",
+        shape=dims,
+        formula="W ~ U(-bound, bound), bound = 1 / sqrt(fan_in)",
+        mean=0.0,
+        std=bound / math.sqrt(3.0),
+        low=-bound,
+        high=bound,
+        fan_in=fan_in,
+        fan_out=fan_out,
+        gain=math.sqrt(1.0 / 3.0),
     )
+    return draw(plan_, rng, dtype)
 
 
 # --- aliases (plain assignments) --------------------------------------------------------
