@@ -6,6 +6,7 @@ import io
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,7 @@ BAD_INPUTS = [
     (["init", "he_normal"], "the following arguments are required: --shape"),
     (["init", "he_normal", "--shape", "2", "2", "--dtype", "int8"], "'dtype' argument of explain must be one of"),
     (["init", "he_normal", "--shape", "2", "2", "--seed", "-1"], "'seed' argument of explain must be an int >= 0"),
-    (["init", "normal(std=open('x'))", "--shape", "2", "2"], "values may use only"),
+    (["init", "normal(std=open('x'))", "--shape", "2", "2"], "Got \"open('x')\" instead"),
     (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
     ([], "the following arguments are required: COMMAND"),
 ]
@@ -137,20 +138,24 @@ def test_list_names_every_experiment() -> None:
 def test_run_prints_claims_and_answer_and_writes_results(tmp_path: Path) -> None:
     code, out, err = run("run", "symmetry", *SMALL_SYMMETRY, "--out", str(tmp_path / "res"))
     assert code == 0 and err == ""
-    assert out.startswith("[x] equal weights") and "exactly equal" in out
     folder = tmp_path / "res" / "symmetry"
-    assert sorted(os.listdir(folder)) == [
-        "answer.txt", "arrays.npz", "config.json", "rows.csv", "symmetry.png", "symmetry.svg"
-    ]  # fmt: skip
-    doc = json.loads((folder / "config.json").read_text())
-    assert doc["config"]["widths"] == [2, 4] and doc["config"]["seeds"] == 2 and doc["versions"]["initlab"]
     from initlab import results as store
 
+    files = os.listdir(folder)
+    assert set(store.FILES) <= set(files)  # the data and, in the same folder, the figures
+    assert {f.rsplit(".", 1)[-1] for f in set(files) - set(store.FILES)} == {"png", "svg"}
+    doc = json.loads((folder / "config.json").read_text())
+    assert doc["config"]["widths"] == [2, 4] and doc["config"]["seeds"] == 2 and doc["versions"]["initlab"]
+    # what was printed is what was saved: one line per claim, then the answer, then the folder
+    claims = [f"[{'x' if held else ' '}] {claim}" for claim, held in doc["claims"].items()]
+    assert out.splitlines()[: len(claims)] == claims and all(doc["claims"].values())
+    assert (folder / "answer.txt").read_text().strip() in out
+    assert out.rstrip().endswith(f"results: {folder}")
     back = store.load(folder)
     assert back.claims == doc["claims"] and back.rows[0]["metric"] == "distinct_units"
     # a rerun replaces its own folder and leaves nothing else behind
     assert run("run", "symmetry", *SMALL_SYMMETRY, "--out", str(tmp_path / "res"))[0] == 0
-    assert os.listdir(tmp_path / "res") == ["symmetry"]
+    assert [p for p in os.listdir(tmp_path / "res") if not p.startswith(".initlab.lock")] == ["symmetry"]
 
 
 def test_run_json() -> None:
@@ -174,11 +179,11 @@ RUN_BAD = [
     (["run", "scale", "--preset", "regime"], "Did you mean 'regimes'"),
     (["run", "symetry"], "Did you mean 'symmetry'"),
     (["run", "symmetry", "--set", "widht=3"], "unknown setting 'widht' instead. Did you mean 'widths'?"),
-    (["run", "symmetry", "--set", "steps=ten"], "The setting 'steps' of symmetry must be a int. Got 'ten'"),
-    (["run", "symmetry", "--set", "steps=0"], "'steps' argument of symmetry must be an int >= 1. Got 0"),
+    (["run", "symmetry", "--set", "steps=ten"], "'steps' setting of symmetry must be an int >= 1"),
+    (["run", "symmetry", "--set", "steps=0"], "'steps' setting of symmetry must be an int >= 1"),
     (["run", "symmetry", "--set", "widths"], "--set must be KEY=VALUE. Got 'widths'"),
-    (["run", "scale", "--set", "activations=relu"], "'tanh' and/or 'sigmoid'. Got 'relu'"),
-    (["run", "symmetry", "--seeds", "0"], "'--seeds' argument must be an int >= 1. Got 0"),
+    (["run", "scale", "--set", "activations=relu"], "'tanh', 'sigmoid'. Got ('relu',)"),
+    (["run", "symmetry", "--seeds", "0"], "--seeds must be an int from 1 to 100000. Got 0"),
 ]
 
 
@@ -193,7 +198,7 @@ def test_run_unwritable_out_fails_before_the_work(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = run("run", "symmetry", *SMALL_SYMMETRY, "--out", str(blocker))
-    assert code == 2 and "'--out' argument must be a folder" in err and blocker.read_text() == "x"
+    assert code == 2 and "--out must be a folder or lie in one" in err and blocker.read_text() == "x"
 
 
 class _Terminal(io.StringIO):
@@ -205,5 +210,10 @@ def test_run_shows_progress_only_on_a_terminal() -> None:
     err = _Terminal()
     assert main(["run", "symmetry", *SMALL_SYMMETRY], out=io.StringIO(), err=err) == 0
     text = err.getvalue()
-    assert text.startswith("running symmetry\n") and text.endswith(" s\n")
-    assert "[####################] step 200/200" in text  # one bar per training run, drawn on one line
+    assert "200/200" in text and "steps" in text  # rich's bar, drawn while each training run goes
+    # then one closing line: the number of training runs and the time
+    assert re.search(r"symmetry: \d+ training runs?, \d+ s\n$", text)
+    # the same run with stderr not a terminal draws nothing
+    plain = io.StringIO()
+    assert main(["run", "symmetry", *SMALL_SYMMETRY], out=io.StringIO(), err=plain) == 0
+    assert plain.getvalue() == ""

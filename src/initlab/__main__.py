@@ -1,8 +1,6 @@
-"""``python -m initlab``: the command line."""
+"""``python -m initlab``: the command line, exactly as the ``initlab`` console script runs it."""
 
-import sys
-
-from .cli import main
+from .cli import main_entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_entry()

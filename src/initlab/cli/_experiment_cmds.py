@@ -1,0 +1,197 @@
+"""``initlab list``, ``run``, ``tour`` and ``report``: the experiments, their results and the HTML report.
+
+Every input is checked before the work starts (the settings, ``--out``, the memory the run
+needs); results are saved whole or not at all by :func:`initlab.results.save`, and a tour
+skips the experiments it finished before with the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from .._validation import InitlabError, check_memory
+from ._checks import UsageError, check_expression, check_out_folder, quote, reading
+from ._terminal import print_table, progress, say
+
+__all__ = ["MAX_SEEDS", "experiments_list", "report", "run", "tour", "tour_configs"]
+
+#: The most seeds ``--seeds`` takes (the seeds are listed in the config before any other check).
+MAX_SEEDS = 100_000
+
+
+@contextmanager
+def _warnings_as_lines(err: TextIO) -> Iterator[None]:
+    """A library warning during a run is one line on stderr (``warning: ...``), not Python's two-line format."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+
+        def show(message: Warning | str, *_: Any, **__: Any) -> None:
+            print(f"warning: {str(message).splitlines()[0] if str(message) else 'a warning'}", file=err, flush=True)
+
+        warnings.showwarning = show
+        yield
+
+
+def _settings(pairs: list[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` pairs as text, each value checked for depth and size before the library reads it."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"initlab run: --set must be KEY=VALUE. Got {quote(pair)} instead.")
+        check_expression(value.strip(), f"initlab run: --set {key.strip()[:40]}")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def _check_memory(name: str, config: Any) -> None:
+    """Refuse, before it starts, a run that would need more memory than is available now."""
+    from .. import experiments
+
+    peak_bytes = getattr(experiments, "peak_bytes", None)
+    if peak_bytes is not None:  # experiments.peak_bytes lands with the experiments' settings
+        check_memory(peak_bytes(name, config), f"the experiment {name} with these settings")
+
+
+def _save(result: Any, out: Path) -> Path:
+    """Data and figures in one atomic step (older stores: data, then figures)."""
+    from .. import results
+
+    try:
+        return Path(results.save(result, out, figures=True))
+    except TypeError:  # pragma: no cover - a store without figures=True: remove when results lands
+        from ..results import save_figures
+
+        folder = Path(results.save(result, out))
+        save_figures(result, folder)
+        return folder
+
+
+def _write_report(folder: Path) -> Path:
+    from ..experiments import EXPERIMENTS
+    from ..results import write_report
+
+    try:
+        return Path(write_report(folder, order=list(EXPERIMENTS)))
+    except TypeError:  # pragma: no cover - a report without order=: remove when results lands
+        return Path(write_report(folder))
+
+
+def _finished(out: Path, name: str, config: Any) -> bool:
+    from .. import results
+
+    finished = getattr(results, "finished", None)
+    return bool(finished is not None and finished(out, name, dataclasses.asdict(config)))
+
+
+def experiments_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    """The experiments with their questions, then the presets and the learner's regimes."""
+    from ..experiments import EXPERIMENTS, PRESETS, REGIMES
+
+    rows = [(name, (module.__doc__ or "").strip().splitlines()[0]) for name, module in EXPERIMENTS.items()]
+    print_table(out, rows, ("experiment", "what it shows"))
+    print("", file=out)
+    presets = []
+    for preset, (name, settings) in PRESETS.items():
+        shown = " ".join(f"--set '{k}={v}'" for k, v in settings.items())
+        presets.append((preset, f"initlab run {name} --preset {preset}", f"= {shown}"))
+    print_table(out, presets, ("preset", "command", "settings"))
+    print("the learner's regimes: " + ", ".join(f"{k} = {v}" for k, v in REGIMES.items()), file=out)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    """Check the settings, --out and the memory; run; save data and figures at once; print claims and answer."""
+    from ..experiments import EXPERIMENTS, make_config
+
+    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
+        raise UsageError(f"initlab run: --seeds must be an int from 1 to {MAX_SEEDS}. Got {args.seeds}.")
+    settings = _settings(args.set)
+    with reading("initlab run: --set"):
+        config = make_config(args.name, settings, args.seeds, args.preset)
+    name = args.name
+    folder = None if args.out is None else check_out_folder(args.out, "initlab run: --out", inside=(name,))
+    _check_memory(name, config)
+    with _warnings_as_lines(err), progress(err, name):
+        result = EXPERIMENTS[name].run(config)
+    saved = None if folder is None else _save(result, folder)
+    if args.json:
+        doc = {"experiment": result.name, "claims": result.claims, "answer": result.answer,
+               "out": None if saved is None else str(saved)}  # fmt: skip
+        print(json.dumps(doc, indent=2), file=out)
+        return
+    for claim, held in result.claims.items():
+        print(f"[{'x' if held else ' '}] {claim}", file=out)
+    print(f"\n{result.answer}", file=out)
+    if saved is not None:
+        print(f"\nresults: {saved}", file=out)
+
+
+def tour_configs() -> dict[str, Any]:
+    """The tour's experiments, in the lecture's order, each with its default settings."""
+    from ..experiments import EXPERIMENTS, make_config
+
+    return {name: make_config(name) for name in EXPERIMENTS}
+
+
+def tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    """Every experiment on its defaults, saved under --out; experiments finished there with the same
+    settings are skipped, so a tour that was stopped resumes.  Then the report."""
+    from .. import results
+    from ..experiments import EXPERIMENTS
+
+    folder = check_out_folder(args.out, "initlab tour: --out", inside=tuple(EXPERIMENTS))
+    configs = tour_configs()
+    for name, config in configs.items():
+        _check_memory(name, config)
+    summary: dict[str, dict[str, Any]] = {}
+    n = len(configs)
+    for i, (name, config) in enumerate(configs.items(), start=1):
+        if _finished(folder, name, config):
+            say(err, f"[{i}/{n}] {name}: already finished in {str(folder)!r} with the same settings; skipped")
+            result = results.load(folder / name)
+            skipped = True
+        else:
+            if err.isatty():
+                say(err, f"[{i}/{n}] {name}")
+            with _warnings_as_lines(err), progress(err, name):
+                result = EXPERIMENTS[name].run(config)
+            _save(result, folder)
+            skipped = False
+        summary[name] = {"claims": result.claims, "answer": result.answer, "skipped": skipped}
+    report_path = _write_report(folder)
+    if args.json:
+        print(json.dumps({"report": str(report_path), "experiments": summary}, indent=2), file=out)
+        return
+    rows = []
+    for name, s in summary.items():
+        held = sum(s["claims"].values())
+        rows.append((name, f"{held}/{len(s['claims'])} claims hold", "(saved before)" if s["skipped"] else ""))
+    print_table(out, rows, ("experiment", "claims", ""))
+    print(f"\nreport: {report_path}", file=out)
+
+
+#: What a damaged results folder can raise while it is read, besides initlab's own errors.
+_DAMAGE = (OSError, ValueError, UnicodeError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
+
+
+def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    """report.html from the results saved in DIR; a folder it cannot read whole is one line, exit 2."""
+    folder = Path(args.folder)
+    if not args.folder.strip() or not folder.is_dir():
+        raise UsageError(f"initlab report: DIR must be a folder of saved results. Got {quote(args.folder, 80)}.")
+    check_out_folder(args.folder, flag="initlab report: DIR")
+    try:
+        path = _write_report(folder)
+    except InitlabError:
+        raise
+    except _DAMAGE as exc:  # the results module names the file when it can; this is the net under it
+        raise UsageError(f"initlab report: could not read the results in {args.folder!r} ({exc}).") from None
+    print(f"report: {path}", file=out)
