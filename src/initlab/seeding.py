@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import InitlabTypeError, InitlabValueError
+from ._validation import InitlabTypeError, InitlabValueError, shown
 
 __all__ = ["as_rng"]
 
@@ -33,7 +33,7 @@ def as_rng(rng: Any, where: str | None = None) -> np.random.Generator | np.rando
     owner = f" of {where}" if where else ""
     msg = (
         f"The 'rng' argument{owner} must be a numpy.random.Generator, a numpy.random.RandomState "
-        f"or an int seed >= 0. Got {rng!r} instead."
+        f"or an int seed >= 0. Got {shown(rng)} instead."
     )
     if isinstance(rng, bool):
         raise InitlabTypeError(msg)

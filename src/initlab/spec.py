@@ -100,9 +100,9 @@ class _Value:
             and len(node.args) == 1
             and not node.keywords
         ):
-            fn = node.func.id
+            fn, x = node.func.id, self.number(node.args[0], depth + 1)
             try:
-                return _FUNCTIONS[fn](self.number(node.args[0], depth + 1))
+                return _FUNCTIONS[fn](x)
             except (ValueError, OverflowError) as exc:
                 raise self.fail("a number", why=f"{fn} fails there ({exc})") from None
         raise self.fail(f"a value built from {_ALLOWED}")

@@ -28,7 +28,15 @@ from typing import Any
 import numpy as np
 
 from .._typing import ShapeLike
-from .._validation import InitlabTypeError, InitlabValueError, check_choice, check_float, check_int, check_shape
+from .._validation import (
+    InitlabTypeError,
+    InitlabValueError,
+    check_choice,
+    check_float,
+    check_int,
+    check_shape,
+    shown,
+)
 
 __all__ = ["TORCH_GAINS", "fans", "gain"]
 
@@ -63,11 +71,11 @@ def fans(shape: ShapeLike, *, groups: int = 1, transposed: bool = False) -> tupl
     dims = check_shape(shape, "fans", min_dims=2)
     groups = check_int(groups, "groups", "fans", low=1)
     if not isinstance(transposed, (bool, np.bool_)):
-        raise InitlabTypeError(f"The 'transposed' argument of fans must be a bool. Got {transposed!r} instead.")
+        raise InitlabTypeError(f"The 'transposed' argument of fans must be a bool. Got {shown(transposed)} instead.")
     grouped_axis = 0
     if dims[grouped_axis] % groups:
         raise InitlabValueError(
-            f"The 'groups' argument of fans must divide shape[0] = {dims[0]}. Got {groups!r} instead."
+            f"The 'groups' argument of fans must divide shape[0] = {dims[0]}. Got {shown(groups)} instead."
         )
     receptive = math.prod(dims[2:])
     if transposed:
@@ -160,7 +168,7 @@ def gain(activation: str | Callable[[np.ndarray], Any], param: float | None = No
         if param is not None:
             raise InitlabValueError(
                 "The 'param' argument of gain must be None when 'activation' is a callable "
-                f"(bind parameters into the callable instead). Got {param!r} instead."
+                f"(bind parameters into the callable instead). Got {shown(param)} instead."
             )
         return _forward_gain(activation)
     name = check_choice(activation, "activation", list(TORCH_GAINS), "gain")
@@ -170,6 +178,6 @@ def gain(activation: str | Callable[[np.ndarray], Any], param: float | None = No
     if param is not None:
         raise InitlabValueError(
             f"The 'param' argument of gain must be None for activation {name!r} "
-            f"(only 'leaky_relu' takes one). Got {param!r} instead."
+            f"(only 'leaky_relu' takes one). Got {shown(param)} instead."
         )
     return TORCH_GAINS[name]

@@ -177,8 +177,12 @@ _MEANING = {
 def _not_finite(p: Plan, dt: np.dtype[Any], what: str) -> InitlabValueError:
     """The error for weights that are not finite in ``dt``, naming the caller's arguments."""
     top = float(np.finfo(dt).max)
-    # name the arguments that are themselves beyond the dtype; when none is, their combination is
-    named = {k: v for k, v in p.args.items() if not abs(v) <= top} or dict(p.args)
+    # name the arguments that are themselves beyond the dtype; when none is, their combination (the non-zero ones)
+    named = (
+        {k: v for k, v in p.args.items() if not abs(v) <= top}
+        or {k: v for k, v in p.args.items() if v != 0.0}
+        or dict(p.args)
+    )
     if not named:
         return InitlabValueError(f"The 'dtype' argument of {p.scheme} must hold the weights; {what}. Got {dt.name}.")
     args = " and ".join(repr(k) for k in named)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import RNGLike, ShapeLike
-from .._validation import InitlabValueError, check_choice, check_float, check_gain, check_shape
+from .._validation import InitlabValueError, check_choice, check_float, check_gain, check_shape, shown
 from . import _fans
 from ._distributions import truncated_normal_moments
 from ._plans import Plan, draw, plan  # noqa: F401  (plan: used by the doctests)
@@ -196,7 +196,9 @@ def uniform(shape: ShapeLike, rng: RNGLike, *, low: float = 0.0, high: float = 1
 
 def _pair(value: Any, arg: str, where: str) -> tuple[float, float]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise InitlabValueError(f"The {arg!r} argument of {where} must be a pair (low, high). Got {value!r} instead.")
+        raise InitlabValueError(
+            f"The {arg!r} argument of {where} must be a pair (low, high). Got {shown(value)} instead."
+        )
     lo = check_float(value[0], f"{arg}[0]", where, allow_inf=True)
     hi = check_float(value[1], f"{arg}[1]", where, allow_inf=True)
     if not lo < hi:
@@ -295,12 +297,12 @@ def truncated_normal(
     std = check_float(std, "std", "truncated_normal", low=0.0, low_open=True)
     if not isinstance(match_std, bool):
         raise InitlabValueError(
-            f"The 'match_std' argument of truncated_normal must be a bool. Got {match_std!r} instead."
+            f"The 'match_std' argument of truncated_normal must be a bool. Got {shown(match_std)} instead."
         )
     if sigmas is not None and bounds is not None:
         raise InitlabValueError(
             "The 'sigmas' and 'bounds' arguments of truncated_normal are two units for the same interval: "
-            f"give one. Got sigmas={sigmas!r} and bounds={bounds!r} instead."
+            f"give one. Got sigmas={shown(sigmas)} and bounds={shown(bounds)} instead."
         )
     if bounds is not None:
         low, high = _pair(bounds, "bounds", "truncated_normal")
@@ -463,7 +465,7 @@ def _kaiming_gain(scheme: str, a: Any, nonlinearity: Any, gain: Any) -> float:
         if a != 0.0 or nonlinearity != "leaky_relu":
             raise InitlabValueError(
                 f"The 'gain' argument of {scheme} replaces 'nonlinearity' and 'a': give one or the other. "
-                f"Got gain={gain!r} with nonlinearity={nonlinearity!r}, a={a!r} instead."
+                f"Got gain={shown(gain)} with nonlinearity={nonlinearity!r}, a={a!r} instead."
             )
         return check_gain(gain, scheme)
     if nonlinearity == "leaky_relu":

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import RNGLike, ShapeLike
-from .._validation import InitlabValueError, check_float, check_gain, check_int, check_shape
+from .._validation import InitlabValueError, check_float, check_gain, check_int, check_shape, shown
 from . import _fans
 from ._plans import Plan, draw
 
@@ -126,7 +126,7 @@ def dirac(
     groups = check_int(groups, "groups", "dirac", low=1)
     if dims[0] % groups:
         raise InitlabValueError(
-            f"The 'groups' argument of dirac must divide shape[0] = {dims[0]}. Got {groups!r} instead."
+            f"The 'groups' argument of dirac must divide shape[0] = {dims[0]}. Got {shown(groups)} instead."
         )
     g = check_gain(gain, "dirac")
     fan_in, fan_out = _fans.fans(dims, groups=groups)
