@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import initlab
-from initlab import _validation, data
+from initlab import _validation, data, initializers
 from initlab._validation import InitlabTypeError, InitlabValueError
 from initlab.spec import parse_spec, parse_value
 
@@ -299,8 +299,96 @@ def test_parse_spec_names_the_function_called():
             r"^The 'n_features' argument of blobs must be an int >= 1",
         ),
         (lambda: data.spirals(seed=2.5), InitlabTypeError, r"^The 'seed' argument of spirals must be an int >= 0"),
+        (
+            lambda: initializers.orthogonality_error([1.0, 2.0]),
+            InitlabValueError,
+            r"^The 'w' argument of orthogonality_error must be a non-empty array of numbers with at least 2 axes\.",
+        ),
+        (
+            lambda: initializers.truncated_normal_moments(2.0, 1.0),
+            InitlabValueError,
+            r"^The 'a' and 'b' arguments of truncated_normal_moments must satisfy a < b\. Got a=2\.0, b=1\.0 instead\.$",
+        ),
+        (lambda: initlab.Initializer("x", 3), InitlabTypeError, "^The 'fn' argument of Initializer must be callable"),
+        (lambda: initializers.draw(3, 0, "float32"), InitlabTypeError, "^The 'p' argument of draw must be a Plan"),
+        (lambda: initializers.centre_tap((3,)), InitlabValueError, "^The 'shape' argument of centre_tap must be"),
     ],
 )
 def test_errors_name_the_function_called(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- any bad value of any argument of any scheme: an initlab error, never numpy's or Python's -------------
+
+_BAD_VALUES = [None, "x", float("nan"), float("inf"), -float("inf"), -1e308, 1e308, 10**400, -(10**400), (1, 2), True]
+_SHAPES = {"dirac": (4, 4, 3), "delta_orthogonal": (4, 4, 3)}
+_REQUIRED = {"sparse": {"sparsity": 0.5}}
+
+
+def _cases():
+    import inspect
+
+    for name in initializers.SCHEMES:
+        fn = initializers.INITIALIZERS[name]
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
+        for p in params:
+            for bad in _BAD_VALUES:
+                yield pytest.param(name, p.name, bad, id=f"{name}-{p.name}-{shown_id(bad)}")
+
+
+def shown_id(value):
+    return _validation.shown(value, 20)
+
+
+@pytest.mark.parametrize(("name", "arg", "bad"), list(_cases()))
+def test_any_bad_argument_gives_an_initlab_error_or_finite_weights(name, arg, bad):
+    fn = initializers.INITIALIZERS[name]
+    kwargs = {**_REQUIRED.get(name, {}), arg: bad}
+    for dtype in ["float16", "float32", "float64"] if arg != "dtype" else [bad]:
+        if arg != "dtype":
+            kwargs["dtype"] = dtype
+        try:
+            w = fn(_SHAPES.get(name, (4, 3)), 0, **kwargs)
+        except initlab.InitlabError as exc:
+            assert f" of {name}" in str(exc) or f" of {fn.__name__}" in str(exc), str(exc)
+        else:
+            assert np.isfinite(w).all()
+
+
+_BAD_SHAPES = [(0, 3), (-1, 3), (2**40, 2**40), (1,) * 65, "33", None, 3, (3.0, 3), (10**400, 3)]
+_BAD_RNGS = [-1, "x", 1.5, object(), np.random]
+
+
+@pytest.mark.parametrize("name", initializers.SCHEMES)
+def test_any_bad_shape_or_rng_gives_an_initlab_error(name, monkeypatch):
+    monkeypatch.setattr(_validation, "available_memory", lambda: 2**30)
+    fn = initializers.INITIALIZERS[name]
+    kwargs = _REQUIRED.get(name, {})
+    for shape in _BAD_SHAPES:
+        with pytest.raises(initlab.InitlabError, match=f"The 'shape' argument of {fn.__name__} |memory"):
+            fn(shape, 0, **kwargs)
+    for rng in _BAD_RNGS:
+        with pytest.raises(initlab.InitlabError, match=f"^The 'rng' argument of {fn.__name__} must be"):
+            fn(_SHAPES.get(name, (4, 3)), rng, **kwargs)
+
+
+def test_random_spec_text_gives_an_initializer_or_an_initlab_error():
+    # 3000 strings built from the spec syntax's own pieces, seeded: whatever they are, get() either
+    # returns an Initializer or raises InitlabError (never SyntaxError, OverflowError, RecursionError...)
+    pieces = ["normal(", "std=", "mean=", "(", ")", ",", "1", "0", "9", ".", "e", "-", "+", "*", "**", "/",
+              "sqrt", "log", "exp", "pi", "inf", "'", "x", " ", "1e308", "10**400", "=", "std=std"]  # fmt: skip
+    rng = np.random.default_rng(7)
+    outcomes = {"initializer": 0, "error": 0}
+    for i in range(3000):
+        text = "".join(rng.choice(pieces, size=int(rng.integers(1, 40))))
+        if i % 2:  # half inside a value, where the arithmetic is evaluated
+            text = f"normal(std={text})"
+        try:
+            init = initlab.get(text)
+        except initlab.InitlabError:
+            outcomes["error"] += 1
+        else:
+            assert isinstance(init, initlab.Initializer)
+            outcomes["initializer"] += 1
+    assert outcomes["error"] > 0 and outcomes["initializer"] > 0

@@ -229,3 +229,26 @@ def test_bias_policy_errors() -> None:
         get_bias("torch_default")((3, 1), 0, fan_in=0)
     with pytest.raises(InitlabTypeError, match="'spec' argument of get_bias must be a string"):
         get_bias(None)  # type: ignore[arg-type]
+
+
+def test_the_registry_table_and_the_face_agree() -> None:
+    import inspect
+
+    import initlab
+    from initlab import initializers
+
+    # every built-in name in the table is the face's function of that name (aliases included) ...
+    for name in initializers.SCHEMES:
+        assert initializers.INITIALIZERS[name] is getattr(initializers, name), name
+    # ... and every weight scheme the face exports, f(shape, rng, *, ..., dtype), is in the table
+    exported = {
+        name
+        for name in initializers.__all__
+        if inspect.isfunction(f := getattr(initializers, name))
+        and list(inspect.signature(f).parameters)[:2] == ["shape", "rng"]
+        and "dtype" in inspect.signature(f).parameters
+    }
+    assert exported == set(initializers.SCHEMES)
+    # the top level re-exports the same objects: fans is the function, not a module
+    assert initlab.fans is initializers.fans and initlab.fans((4, 3)) == (3, 4)
+    assert initlab.get is initializers.get and initlab.Plan is initializers.Plan

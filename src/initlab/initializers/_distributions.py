@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import ShapeLike
-from .._validation import InitlabValueError
+from .._validation import InitlabValueError, check_float
 
 __all__ = [
     "standard_normal",
@@ -94,9 +94,11 @@ def truncated_normal_moments(a: float, b: float) -> tuple[float, float]:
     >>> round(truncated_normal_moments(-1e-6, 1e-6)[1] * math.sqrt(3) * 1e6, 10)  # nearly uniform: width / sqrt(12)
     1.0
     """
+    a = check_float(a, "a", "truncated_normal_moments", allow_inf=True)
+    b = check_float(b, "b", "truncated_normal_moments", allow_inf=True)
     if not a < b:
         raise InitlabValueError(
-            f"The bounds of a truncated normal must satisfy low < high. Got [{a!r}, {b!r}] instead."
+            f"The 'a' and 'b' arguments of truncated_normal_moments must satisfy a < b. Got a={a!r}, b={b!r} instead."
         )
     peak = _peak(a, b)
     reach = math.sqrt(peak * peak + _EXPONENT_SPAN)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_dtype, check_int, check_shape
+from .._validation import InitlabValueError, check_dtype, check_float, check_int, check_shape, shown
 from .._version import __version__
 from ._fans import fans
 from ._plans import Plan, centre_tap
@@ -31,7 +31,17 @@ def orthogonality_error(w: np.ndarray, gain: float = 1.0) -> float:
     >>> orthogonality_error(np.eye(3))
     0.0
     """
-    q = np.asarray(w, dtype=np.float64).reshape(w.shape[0], -1)
+    try:
+        q = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):
+        q = np.empty(0)
+    if q.ndim < 2 or q.size == 0:
+        raise InitlabValueError(
+            "The 'w' argument of orthogonality_error must be a non-empty array of numbers with at least 2 axes. "
+            f"Got {shown(w)} instead."
+        )
+    gain = check_float(gain, "gain", "orthogonality_error")
+    q = q.reshape(q.shape[0], -1)
     gram = q @ q.T if q.shape[0] <= q.shape[1] else q.T @ q
     return float(np.abs(gram - gain * gain * np.eye(gram.shape[0])).max())
 

@@ -174,7 +174,9 @@ def gain(activation: str | Callable[[np.ndarray], Any], param: float | None = No
     name = check_choice(activation, "activation", list(TORCH_GAINS), "gain")
     if name == "leaky_relu":
         slope = 0.01 if param is None else check_float(param, "param", "gain")
-        return math.sqrt(2.0 / (1.0 + slope**2))
+        if abs(slope) > 1e150:  # slope**2 would overflow; there 1 + slope**2 == slope**2 in floats
+            return math.sqrt(2.0) / abs(slope)
+        return math.sqrt(2.0 / (1.0 + slope**2))  # torch's formula, to the last bit
     if param is not None:
         raise InitlabValueError(
             f"The 'param' argument of gain must be None for activation {name!r} "

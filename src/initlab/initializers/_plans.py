@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import ShapeLike
-from .._validation import InitlabTypeError, InitlabValueError, check_dtype, check_memory, shown
+from .._validation import InitlabTypeError, InitlabValueError, check_dtype, check_memory, check_shape, shown
 from ..seeding import as_rng
 from ._distributions import standard_normal, truncated_standard_normal, uniform01
 
@@ -33,7 +33,8 @@ def centre_tap(shape: ShapeLike) -> tuple[Any, ...]:
     >>> centre_tap((8, 4, 3, 4))
     (slice(None, None, None), slice(None, None, None), 1, 2)
     """
-    return (slice(None), slice(None), *(k // 2 for k in tuple(shape)[2:]))
+    dims = check_shape(shape, "centre_tap", min_dims=2)
+    return (slice(None), slice(None), *(k // 2 for k in dims[2:]))
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,8 @@ def draw(p: Plan, rng: Any, dtype: Any) -> np.ndarray:
     ``dtype``, and an array larger than the memory available now; refused after drawing, as a
     last guard, weights that came out infinite or NaN (a normal's tail beyond the range).
     """
+    if not isinstance(p, Plan):
+        raise InitlabTypeError(f"The 'p' argument of draw must be a Plan. Got {shown(p)} instead.")
     dt = check_dtype(dtype, p.scheme)
     top = float(np.finfo(dt).max)
     for name, value in _magnitudes(p).items():

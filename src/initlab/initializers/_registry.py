@@ -127,6 +127,12 @@ class Initializer:
     """An initializer with its arguments bound: call it as ``init(shape, rng, dtype=...)``."""
 
     def __init__(self, name: str, fn: Callable[..., np.ndarray], kwargs: dict[str, Any] | None = None) -> None:
+        if not isinstance(name, str):
+            raise InitlabTypeError(f"The 'name' argument of Initializer must be a string. Got {shown(name)} instead.")
+        if not callable(fn):
+            raise InitlabTypeError(f"The 'fn' argument of Initializer must be callable. Got {shown(fn)} instead.")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise InitlabTypeError(f"The 'kwargs' argument of Initializer must be a dict. Got {shown(kwargs)} instead.")
         self.name = name
         self.fn = fn
         self.kwargs = dict(kwargs or {})
