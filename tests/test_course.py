@@ -76,4 +76,21 @@ def test_the_course_experiment_reproduces_and_spreads() -> None:
     he_test = [row["value"] for row in r.metric("test_accuracy", init="he")]
     assert he_test[0] == pytest.approx(0.96, abs=1e-12) and len(he_test) == 2
     assert r.arrays["grid_logits"].shape == (6, 80, 80)
-    assert "course's cost is inf at step 0" in r.answer
+    assert r.answer.startswith("Seed 3 reproduces the notebook's published costs and accuracies")
+    assert "He tests at 0.81 ± 0.15" in r.answer and "diverged" not in r.answer
+    seed3 = {row["init"]: row for row in r.tables["Seed 3 against the notebook"]}
+    assert seed3["large"]["course's cost at step 0"] == "inf" and seed3["he"]["test accuracy"] == "0.9600"
+    assert r.command == "initlab run course --set seeds=3,7"
+
+
+def test_the_course_experiment_with_a_huge_learning_rate() -> None:
+    from initlab.experiments import course
+
+    r = course.run(course.Config(seeds=(3,), steps=30, lr=1e300))
+    at = {row["init"]: row["value"] for row in r.metric("diverged_at")}
+    assert at["zeros"] == -1 and at["he"] >= 0 and at["large"] >= 0
+    for row in r.metric("test_accuracy"):
+        assert (row["value"] != row["value"]) == (at[row["init"]] >= 0)  # NaN, not the accuracy of a NaN net
+    assert "2 of 3 models diverged" in r.answer and "He tests" not in r.answer
+    assert not r.claims["he beats zeros on every seed"]
+    assert {row["init"] for row in r.metric("last_finite_loss")} == {"zeros", "large", "he"}

@@ -16,6 +16,21 @@ def result():
 def test_every_claim_holds(result) -> None:
     assert len(result.claims) == 6 and all(result.claims.values()), result.claims
     assert result.answer.startswith("Yes, random biases break the exact symmetry")
+    assert "grows nearly rank 1" in result.answer and "test worse than random weights" in result.answer
+    assert result.question.endswith("?") and "--set seeds=3" in result.command
+    table = result.tables["Each start, by activation"]
+    assert len(table) == 15 and all(row["diverged"] == 0 for row in table)
+
+
+def test_a_huge_learning_rate_diverges_and_is_said() -> None:
+    r = bvw.run(bvw.Config(seeds=2, steps=40, record_every=20, lr=1e300, activations=("tanh", "relu")))
+    at = [row["value"] for row in r.metric("diverged_at")]
+    assert len(at) == len(r.metric("last_finite_loss")) == 2 * 9 and any(a >= 0 for a in at)
+    assert "diverged" in r.answer and "did not learn" in r.answer and "nan" not in r.answer
+    for row in r.metric("test_accuracy"):
+        div = next(x["value"] for x in r.metric("diverged_at", activation=row["activation"], model=row["model"]))
+        assert (div >= 0) == (row["value"] != row["value"])
+    assert not r.claims["rand W: every unit distinct"]
 
 
 def test_random_biases_break_the_tie_but_random_weights_learn(result) -> None:
@@ -40,10 +55,10 @@ def test_relu_units_with_negative_bias_are_dead_from_the_start(result) -> None:
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"activations": ("swish",)}, "'activations' argument of bias-vs-weights must list names"),
-     ({"dataset": "flower"}, "binary dataset with a test split"), ({"width": 1}, "'width'"),
+    [({"activations": ("swish",)}, "'activations' setting of bias-vs-weights must be a non-empty list of distinct"),
+     ({"dataset": "flower"}, "one of 'circles'"), ({"width": 1}, "'width'"),
      ({"std": -1.0}, "'std'"), ({"target_loss": 0.0}, "'target_loss'")],
 )  # fmt: skip
 def test_bad_config(changes, message) -> None:
     with pytest.raises(InitlabValueError, match=message):
-        bvw.run(bvw.Config(**changes))
+        bvw.Config(**changes)

@@ -22,6 +22,57 @@ def _layer(result, metric, init, act, layer):
 
 def test_every_claim_holds(result) -> None:
     assert len(result.claims) == 5 and all(result.claims.values()), result.claims
+    assert "0.01 * randn shrinks the signal about 4.5x per layer" in result.answer
+    assert "He (relu) and Xavier (tanh) learn" in result.answer
+    after = {(r["activation"], r["init"]): r for r in result.tables["After 150 steps (10 layers of 32)"]}
+    assert after[("relu", "randn")]["diverged"] == 1 and after[("relu", "randn")]["train accuracy"] == "n/a"
+    assert "1 of 8 models diverged" in result.answer  # randn on 10 relu layers overflows
+    assert result.command.startswith("initlab run depth --set max_depth=20")
+
+
+def test_divergence_rows_for_every_trained_model(result) -> None:
+    at = {(r["activation"], r["init"]): r["value"] for r in result.metric("diverged_at")}
+    assert len(at) == 8 and at[("relu", "randn")] >= 0 and at[("tanh", "xavier")] == -1
+    acc = {(r["activation"], r["init"]): r["value"] for r in result.metric("train_accuracy")}
+    assert acc[("relu", "randn")] != acc[("relu", "randn")]  # NaN: a diverged net's accuracy is not quoted
+    assert len(result.metric("last_finite_loss")) == 8
+
+
+def test_chunks_change_no_number(monkeypatch) -> None:
+    cfg = depth.Config(schemes=("xavier", "randn"), activations=("relu",), seeds=3, layers=3, width=40, max_depth=4,
+                       train_width=8, steps=20)  # fmt: skip
+    whole = depth.run(cfg)
+    monkeypatch.setattr(depth.chunks, "__defaults__", (1,))  # a budget of 1 byte: one model per chunk
+    chunked = depth.run(cfg)
+    assert [r["value"] for r in chunked.rows] == pytest.approx([r["value"] for r in whole.rows], nan_ok=True, rel=0)
+    assert np.array_equal(chunked.arrays["relu/train_loss"], whole.arrays["relu/train_loss"], equal_nan=True)
+
+
+def test_a_huge_learning_rate_diverges_and_is_said() -> None:
+    cfg = depth.Config(schemes=("xavier", "he"), activations=("relu",), seeds=2, layers=2, width=16, max_depth=2,
+                       train_width=8, steps=20, lr=1e300)  # fmt: skip
+    r = depth.run(cfg)
+    assert all(row["value"] >= 0 for row in r.metric("diverged_at"))
+    assert all(row["value"] != row["value"] for row in r.metric("train_accuracy"))
+    assert "All 4 models diverged" in r.answer
+
+
+@pytest.mark.slow
+def test_peak_bytes_is_within_a_factor_2_of_the_measured_peak() -> None:
+    import subprocess
+    import sys
+
+    cfg = "dict(schemes=('xavier', 'he'), activations=('tanh',), seeds=16, width=300, max_depth=10, steps=5)"
+    code = (
+        "import tracemalloc, numpy as np\n"
+        "from initlab.experiments import depth, peak_bytes\n"
+        f"cfg = depth.Config(**{cfg})\n"
+        "from initlab import data; data.load(cfg.dataset)\n"
+        "tracemalloc.start(); depth.run(cfg); print(tracemalloc.get_traced_memory()[1], peak_bytes('depth', cfg))\n"
+    )
+    measured, estimate = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                  check=True).stdout.split())  # fmt: skip
+    assert measured / 2 < estimate < measured * 2, (measured, estimate)
 
 
 def test_randn_saturates_about_90_percent_of_deep_tanh_units(result) -> None:
@@ -47,9 +98,10 @@ def test_he_keeps_relu_std_xavier_halves_its_variance(result) -> None:
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"schemes": ("lsuv",)}, "'schemes' argument of depth must list names"), ({"activations": ("gelu",)}, "'tanh'"),
-     ({"max_depth": 5}, "'max_depth' argument of depth must be an int >= 10"), ({"dataset": "digits"}, "binary")],
+    [({"schemes": ("lsuv",)}, "'schemes' setting of depth must be a non-empty list of distinct values, each one of"),
+     ({"activations": ("gelu",)}, "'tanh'"), ({"dataset": "digits"}, "'breast_cancer'"),
+     ({"max_depth": 5}, "'max_depth' setting of depth must be an int >= 'layers' \\(10\\). Got 5")],
 )  # fmt: skip
 def test_bad_config(changes, message) -> None:
     with pytest.raises(InitlabValueError, match=message):
-        depth.run(depth.Config(**changes))
+        depth.Config(**changes)

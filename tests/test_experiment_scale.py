@@ -27,7 +27,8 @@ def test_saturation_grows_with_the_scale(result) -> None:
 
 
 def test_the_seed_table_is_rebuilt_with_numbers(result) -> None:
-    table = result.config["seed_table"]
+    assert "seed_table" not in result.config
+    table = result.tables["The seed's table, from the numbers"]
     assert [row["initialization"] for row in table] == ["Zeros", "Random large", "Random small"]
     zeros, large, small = table
     assert zeros["symmetry"].startswith("No (tanh: 1 of 8") and zeros["outcome"].startswith("all units the same")
@@ -36,11 +37,33 @@ def test_the_seed_table_is_rebuilt_with_numbers(result) -> None:
     assert "%" in large["vanishing"] and "train accuracy" in small["outcome"]
 
 
+def test_the_answer_is_short_and_names_the_regimes(result) -> None:
+    assert result.answer.startswith("Zero weights keep the 8 hidden units as one")
+    assert "c = 0.01" in result.answer and "c = 100" in result.answer and result.answer.count(". ") <= 2
+    by_scale = result.tables["By scale"]
+    assert len(by_scale) == 8 and {r["diverged"] for r in by_scale} == {0}
+
+
+def test_a_huge_learning_rate_is_never_called_stable_training() -> None:
+    r = scale.run(scale.Config(scales=(0.0, 0.01, 100.0), seeds=2, steps=40, record_every=20, lr=1e300))
+    table = r.tables["The seed's table, from the numbers"]
+    assert "stable training" not in str(table) and "the loss grew instead of falling (tanh" in table[2]["outcome"]
+    assert "diverged (sigmoid: all 1 models" in table[0]["outcome"]
+    for row in r.metric("distinct_units"):  # NaN units are not counted as distinct
+        assert row["value"] != row["value"] or row["value"] <= 8
+    nan_units = [row for row in r.metric("distinct_units", activation="sigmoid", scale=0.0) if row["step"] == 39]
+    assert nan_units and all(row["value"] != row["value"] for row in nan_units)
+    assert len(r.metric("diverged_at")) == len(r.metric("last_finite_loss")) == 2 * 5
+    assert "diverged" in r.answer and "did not learn" in r.answer
+    assert not r.claims["small random weights end with a better accuracy than large ones"]
+    assert not r.claims["zero weights keep one distinct unit"]  # the sigmoid one diverged: no evidence, no claim
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [({"scales": (0.01, 100.0)}, "must include 0"), ({"large": 7.0}, "must be among 'scales'"),
-     ({"activations": ("relu",)}, "'tanh' and/or 'sigmoid'"), ({"scales": (0.0, -1.0, 0.01, 100.0)}, "'scales'")],
+     ({"activations": ("relu",)}, "one of 'tanh', 'sigmoid'"), ({"scales": (0.0, -1.0, 0.01, 100.0)}, "'scales'")],
 )  # fmt: skip
 def test_bad_config(changes, message) -> None:
     with pytest.raises(InitlabValueError, match=message):
-        scale.run(scale.Config(**changes))
+        scale.Config(**changes)

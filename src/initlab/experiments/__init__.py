@@ -1,5 +1,10 @@
 """The lecture's claims as experiments: each module has a ``Config`` dataclass and ``run(config) -> Result``.
 
+Each ``Config`` declares its settings once (type, default, range or choices, help);
+:func:`settings` lists them, :func:`make_config` builds a config from ``--set`` text,
+:func:`command` gives the command line that reproduces a config, and :func:`peak_bytes`
+estimates a run's peak memory before it starts.
+
 Experiments compute; figures, reports and files are made elsewhere from the
 :class:`~initlab.results.Result` (a tidy table, arrays, claims checked on
 the numbers, and the answer in words).  Every experiment trains many seeds at once
@@ -8,18 +13,17 @@ as one ensemble.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 from types import ModuleType
 from typing import Any
 
-from .._validation import InitlabValueError, check_choice, closest
+from .._validation import InitlabTypeError, InitlabValueError, check_choice
 from ..results import Result
-from ..spec import parse_spec
 from . import bias_vs_weights, course, depth, scale, symmetry
+from ._settings import Setting, declared, from_text
+from ._settings import command as _command
 
-__all__ = ["EXPERIMENTS", "PRESETS", "REGIMES", "Result", "bias_vs_weights", "course", "depth", "make_config", "scale",
-           "symmetry"]  # fmt: skip
+__all__ = ["EXPERIMENTS", "PRESETS", "REGIMES", "Result", "Setting", "bias_vs_weights", "command", "course", "depth",
+           "make_config", "peak_bytes", "scale", "settings", "symmetry"]  # fmt: skip
 
 #: name -> module with ``Config`` and ``run``, in the lecture's order
 EXPERIMENTS: dict[str, ModuleType] = {
@@ -45,36 +49,14 @@ PRESETS = {
 }
 
 
-def _coerce(text: str, kind: str, key: str, name: str) -> Any:
-    """A setting's value from text: numbers and arithmetic as in specs, bare words as strings, tuples."""
-    try:
-        value: Any = parse_spec(f"setting(value=({text}))")[1]["value"]
-    except InitlabValueError:
-        value = text  # bare words, e.g. dataset=circles or activations=tanh,relu
-    base = kind.split("[")[0]
-    if base == "tuple":
-        inner = kind[len("tuple[") :].split(",")[0].strip()
-        if isinstance(value, str):
-            items: tuple[Any, ...] = tuple(p.strip() for p in value.split(",") if p.strip())
-        else:
-            items = value if isinstance(value, tuple) else (value,)
-        return tuple(_check(v, inner, key, name, text) for v in items)
-    return _check(value, base, key, name, text)
+def settings(name: str) -> tuple[Setting, ...]:
+    """The declared settings of experiment ``name``: name, type, default, range or choices, and help.
 
-
-def _check(value: Any, base: str, key: str, name: str, text: str) -> Any:
-    if base == "float" and isinstance(value, str):
-        with contextlib.suppress(ValueError):  # "1e-3" inside a tuple arrives as text
-            value = float(value)
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "str": isinstance(value, str),
-        "bool": isinstance(value, bool),
-    }.get(base, True)
-    if not ok:
-        raise InitlabValueError(f"The setting {key!r} of {name} must be a {base}. Got {text!r} instead.")
-    return float(value) if base == "float" else value
+    >>> [(s.name, s.type, s.default) for s in settings("course")][:2]
+    [('inits', 'tuple[str, ...]', ('zeros', 'large', 'he')), ('seeds', 'tuple[int, ...]', (3, 4, 5, 6))]
+    """
+    name = check_choice(name, "name", list(EXPERIMENTS), "settings")
+    return declared(EXPERIMENTS[name].Config)
 
 
 def make_config(
@@ -88,28 +70,50 @@ def make_config(
     >>> make_config("scale", preset="regimes").scales
     (0.0, 0.0001, 0.01, 100.0)
     """
-    name = check_choice(name, "experiment", list(EXPERIMENTS))
+    name = check_choice(name, "name", list(EXPERIMENTS), "make_config")
     if preset is not None:
-        preset = check_choice(preset, "preset", list(PRESETS))
+        preset = check_choice(preset, "preset", list(PRESETS), "make_config")
         if PRESETS[preset][0] != name:
             raise InitlabValueError(
                 f"The preset {preset!r} is for the experiment {PRESETS[preset][0]!r}. Got the experiment {name!r}."
             )
         settings = {**PRESETS[preset][1], **(settings or {})}
     module = EXPERIMENTS[name]
-    fields = {f.name: str(f.type) for f in dataclasses.fields(module.Config)}
-    values: dict[str, Any] = {}
-    for key, text in (settings or {}).items():
-        if key not in fields:
-            near = closest(key, fields)
-            hint = f" Did you mean {near!r}?" if near else ""
-            raise InitlabValueError(
-                f"The settings of {name} are: {', '.join(fields)}. Got an unknown setting {key!r} instead.{hint}"
-            )
-        values[key] = _coerce(text, fields[key], key, name)
+    base: dict[str, Any] = {}
     if seeds is not None:
-        if seeds < 1:
-            raise InitlabValueError(f"The '--seeds' argument must be an int >= 1. Got {seeds!r} instead.")
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+            raise InitlabValueError(f"The 'seeds' argument of make_config must be an int >= 1. Got {seeds!r} instead.")
         first = module.Config().seeds
-        values["seeds"] = tuple(range(first[0], first[0] + seeds)) if isinstance(first, tuple) else seeds
-    return module.Config(**values).validated()
+        base["seeds"] = tuple(range(first[0], first[0] + seeds)) if isinstance(first, tuple) else seeds
+    return from_text(module.Config, settings or {}, base)
+
+
+def peak_bytes(name: str, config: Any = None) -> int:
+    """An estimate of the peak memory (bytes) that running experiment ``name`` with ``config`` (a ``Config``,
+    or None for the defaults) takes beyond what the process holds before it starts.
+
+    The ensembles train in chunks of bounded size, so beyond a few seeds only the results kept
+    (the tidy rows and arrays) grow with the seeds:
+
+    >>> small, large = (peak_bytes("depth", make_config("depth", seeds=n)) for n in (16, 256))
+    >>> bool(large - small < 16 * (small - peak_bytes("depth", make_config("depth", seeds=1))))
+    True
+    """
+    name = check_choice(name, "name", list(EXPERIMENTS), "peak_bytes")
+    module = EXPERIMENTS[name]
+    if config is None:
+        config = module.Config()
+    if not isinstance(config, module.Config):
+        raise InitlabTypeError(
+            f"The 'config' argument of peak_bytes must be a {name} Config. Got {type(config).__name__} instead."
+        )
+    return int(module.peak_bytes(config))
+
+
+def command(config: Any) -> str:
+    """The command line that reproduces ``config`` (only the settings that differ from the defaults).
+
+    >>> command(make_config("symmetry", {"widths": "2,8", "lr": "0.5"}))
+    'initlab run symmetry --set widths=2,8 --set lr=0.5'
+    """
+    return _command(config)

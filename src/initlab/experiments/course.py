@@ -23,12 +23,17 @@ from typing import Any
 import numpy as np
 
 from .. import data as _data
-from .._validation import InitlabValueError, check_int
 from ..engine import MLP, StepInfo, SymmetryWarning, accuracy, course_cost, forward, init_ensemble, train
 from ..results import Result
+from ._common import ROW_BYTES, diverged_sentence, divergence, mean_sd
+from ._settings import MAX_STEPS, Settings, command, setting
 
-__all__ = ["PUBLISHED", "Config", "run"]
+__all__ = ["PUBLISHED", "QUESTION", "Config", "peak_bytes", "run"]
 
+QUESTION = (
+    "Does the deeplearning.ai C2W1 initialization assignment come out the same here (zeros, randn * 10, He on its "
+    "circles), and how much do its conclusions depend on the seed?"
+)
 DIMS = (2, 10, 5, 1)
 #: The notebook's published numbers for seed 3: costs every 1,000 steps (a few) and accuracies.
 PUBLISHED: dict[str, dict[str, Any]] = {
@@ -48,36 +53,32 @@ def _weights(init: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(Settings):
     """The course experiment's settings (the assignment's, by default)."""
 
-    inits: tuple[str, ...] = ("zeros", "large", "he")
-    seeds: tuple[int, ...] = (3, 4, 5, 6)  # 3 is the course's; each model draws from RandomState(seed)
-    steps: int = 15000
-    lr: float = 0.01
-    grid: int = 80  # decision-boundary grid points per axis
+    EXPERIMENT = "course"
 
-    def validated(self) -> Config:
-        """Check every field; return self."""
-        for init in self.inits:
-            if init not in PUBLISHED:
-                raise InitlabValueError(
-                    f"The 'inits' argument of course must list 'zeros', 'large' or 'he'. Got {init!r} instead."
-                )
-        if not self.seeds:
-            raise InitlabValueError("The 'seeds' argument of course must list at least one seed. Got ().")
-        for s in self.seeds:
-            check_int(s, "seeds", "course", low=0)
-        check_int(self.steps, "steps", "course", low=1)
-        check_int(self.grid, "grid", "course", low=2)
-        if not self.lr > 0:
-            raise InitlabValueError(f"The 'lr' argument of course must be a float > 0. Got {self.lr!r} instead.")
-        return self
+    inits: tuple[str, ...] = setting(("zeros", "large", "he"), "the assignment's initializations",
+                                     choices=tuple(PUBLISHED))  # fmt: skip
+    seeds: tuple[int, ...] = setting((3, 4, 5, 6), "each model draws from RandomState(seed); 3 is the course's",
+                                     low=0, high=2**32 - 1)  # fmt: skip
+    steps: int = setting(15000, "gradient-descent steps (the assignment's 15,000)", low=1, high=MAX_STEPS)
+    lr: float = setting(0.01, "the learning rate (the assignment's 0.01)", low=0.0, low_open=True)
+    grid: int = setting(80, "decision-boundary grid points per axis", low=2, high=1000)
+
+
+def peak_bytes(cfg: Config) -> int:
+    """An estimate of the run's peak memory: the ensemble in training, the decision grid, and the results."""
+    M, m = len(cfg.inits) * len(cfg.seeds), 300
+    training = M * 8 * m * (2 * (10 + 5 + 1) * 3)
+    grid = M * 8 * cfg.grid**2 * (2 * (10 + 5 + 1) + 2)
+    rows = M * (2 * (cfg.steps // 1000 + 2) + 4) * ROW_BYTES
+    return int(training + grid + rows + 8 * M * cfg.steps)
 
 
 def run(config: Config | None = None) -> Result:
     """Train every (init, seed) as one ensemble; compare seed 3 with the published numbers."""
-    cfg = (config or Config()).validated()
+    cfg = config or Config()
     d = _data.circles()
     assert d.X_test is not None and d.Y_test is not None
     net = MLP.make(list(DIMS), "relu", "bce")
@@ -89,16 +90,19 @@ def run(config: Config | None = None) -> Result:
     costs: dict[int, np.ndarray] = {}
 
     def course_costs(info: StepInfo) -> None:  # the notebook prints its cost every 1,000 steps
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             costs[info.step] = np.atleast_1d(course_cost(net.loss.output(np, info.caches[-1][1]), d.Y_train))
 
-    h = train(net, params, d.X_train, d.Y_train, steps=cfg.steps, lr=cfg.lr, record_every=1000,
-              callback=course_costs)  # fmt: skip
-    train_acc = np.asarray(accuracy(net, params, d.X_train, d.Y_train))
-    test_acc = np.asarray(accuracy(net, params, d.X_test, d.Y_test))
-    lo, hi = d.X_train.min(axis=1) - 0.2, d.X_train.max(axis=1) + 0.2
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], cfg.grid), np.linspace(lo[1], hi[1], cfg.grid))
-    logits, _ = forward(net, params, np.stack([gx.ravel(), gy.ravel()]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = train(net, params, d.X_train, d.Y_train, steps=cfg.steps, lr=cfg.lr, record_every=1000,
+                  callback=course_costs)  # fmt: skip
+        train_acc = np.asarray(accuracy(net, params, d.X_train, d.Y_train), dtype=np.float64)
+        test_acc = np.asarray(accuracy(net, params, d.X_test, d.Y_test), dtype=np.float64)
+        lo, hi = d.X_train.min(axis=1) - 0.2, d.X_train.max(axis=1) + 0.2
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], cfg.grid), np.linspace(lo[1], hi[1], cfg.grid))
+        logits, _ = forward(net, params, np.stack([gx.ravel(), gy.ravel()]))
+    div = divergence(h)
+    train_acc[div.diverged] = test_acc[div.diverged] = np.nan  # a diverged model's predictions mean nothing
     rows: list[dict[str, Any]] = []
     for k, (init, seed) in enumerate(models):
         base = {"model": k, "init": init, "seed": seed, "layer": 0}
@@ -107,7 +111,9 @@ def run(config: Config | None = None) -> Result:
             rows.append({**base, "step": step, "metric": "loss", "value": float(h.loss[step, k])})
         rows.append({**base, "step": cfg.steps, "metric": "train_accuracy", "value": float(train_acc[k])})
         rows.append({**base, "step": cfg.steps, "metric": "test_accuracy", "value": float(test_acc[k])})
+        rows += div.rows(k, base, cfg.steps)
     claims: dict[str, bool] = {}
+    published: list[dict[str, Any]] = []
     if 3 in cfg.seeds and cfg.steps == 15000 and cfg.lr == 0.01:
         for init in cfg.inits:
             k = models.index((init, 3))
@@ -118,26 +124,44 @@ def run(config: Config | None = None) -> Result:
             )
             same_acc = abs(train_acc[k] - pub["train"]) < 1e-9 and abs(test_acc[k] - pub["test"]) < 1e-9
             claims[f"{init}: seed 3 reproduces the course's costs and accuracies"] = bool(same_costs and same_acc)
+            published.append({"init": init, "course's cost at step 0": f"{costs[0][k]:.4g}",
+                              "published": f"{pub['costs'][0]:.4g}", "train accuracy": f"{train_acc[k]:.4f}",
+                              "published train": f"{pub['train']:.4f}", "test accuracy": f"{test_acc[k]:.4f}",
+                              "published test": f"{pub['test']:.4f}"})  # fmt: skip
+    accs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for init in cfg.inits:
+        ks = np.array([i == init for i, _ in models]) & ~div.diverged
+        accs[init] = (train_acc[ks], test_acc[ks])
     if {"zeros", "he"} <= set(cfg.inits):
-        he = [test_acc[k] for k, (i, _) in enumerate(models) if i == "he"]
-        zeros = [test_acc[k] for k, (i, _) in enumerate(models) if i == "zeros"]
-        claims["he beats zeros on every seed"] = bool(min(he) > max(zeros))
+        he, zeros = accs["he"][1], accs["zeros"][1]
+        claims["he beats zeros on every seed"] = bool(he.size and zeros.size and he.min() > zeros.max())
+    by_init = [
+        {"init": init, "models": len(cfg.seeds), "diverged": int(sum(div.diverged[k] for k, (i, _) in
+         enumerate(models) if i == init)), "train accuracy": mean_sd(accs[init][0], 3),
+         "test accuracy": mean_sd(accs[init][1], 3)}
+        for init in cfg.inits
+    ]  # fmt: skip
+    sentences = []
+    reproduced = [c for c in claims if "reproduces" in c]
+    if reproduced:
+        held = all(claims[c] for c in reproduced)
+        sentences.append(
+            f"Seed 3 {'reproduces' if held else 'does NOT reproduce'} the notebook's published costs and accuracies "
+            f"for {', '.join(cfg.inits)}."
+        )
     parts = []
     for init in cfg.inits:
-        ks = [k for k, (i, _) in enumerate(models) if i == init]
-        parts.append(
-            f"{init}: train accuracy {train_acc[ks].mean():.3f} ± {train_acc[ks].std():.3f}, test "
-            f"{test_acc[ks].mean():.3f} ± {test_acc[ks].std():.3f} over seeds {list(cfg.seeds)}"
-        )
-    answer = "C2W1: " + "; ".join(parts) + "."
-    if "zeros" in cfg.inits:
-        answer += " Zeros never leave the cost log 2 = 0.6931: every unit stays the same."
-    if "large" in cfg.inits:
-        k = models.index(("large", cfg.seeds[0]))
-        answer += (
-            f" randn * 10 starts confidently wrong: the course's cost is {costs[0][k]:.4g} at step 0 (a sigmoid "
-            f"rounded to exactly 0 or 1), initlab's loss from the logits {h.loss[0, k]:.4g}; it ends below He."
-        )
+        if accs[init][1].size:
+            name = {"zeros": "zeros", "large": "randn * 10", "he": "He"}[init]
+            parts.append(f"{name} tests at {mean_sd(accs[init][1])}")
+    if parts:
+        sentences.append(f"Over seeds {', '.join(str(s) for s in cfg.seeds)}, " + ", ".join(parts) + ".")
+    if "zeros" in cfg.inits and accs["zeros"][1].size:
+        k = models.index(("zeros", cfg.seeds[0]))
+        if not div.diverged[k] and abs(float(h.loss[-1, k]) - math.log(2)) < 1e-6:
+            sentences.append("Zeros never leave the cost log 2 = 0.6931: every unit of a layer stays the same.")
+    sentences.append(diverged_sentence([div]))
+    answer = " ".join(x for x in sentences if x)
     arrays = {
         "loss": h.loss,
         "grid_x": gx,
@@ -146,4 +170,8 @@ def run(config: Config | None = None) -> Result:
     }
     arrays |= {"course_cost": np.stack([costs[s] for s in sorted(costs)]), "cost_steps": np.asarray(sorted(costs))}
     arrays |= {"X_train": d.X_train, "Y_train": d.Y_train}
-    return Result("course", asdict(cfg), rows, arrays, claims, answer)
+    tables = {"Accuracy by initialization, over seeds": by_init}
+    if published:
+        tables["Seed 3 against the notebook"] = published
+    return Result("course", asdict(cfg), rows, arrays, claims, answer, question=QUESTION, tables=tables,
+                  command=command(cfg))  # fmt: skip

@@ -27,14 +27,31 @@ from typing import Any
 import numpy as np
 
 from .. import data as _data
-from .._validation import InitlabValueError, check_float, check_int
-from ..engine import MLP, accuracy, backward, forward, get_activation, init_ensemble, train
+from .._validation import InitlabValueError
+from ..engine import (
+    MLP,
+    accuracy,
+    activation_std,
+    backward,
+    forward,
+    get_activation,
+    gradient_norm,
+    init_ensemble,
+    saturated_share,
+    train,
+)
 from ..initializers import get
 from ..results import Result
 from ..seeding import as_rng
+from ._common import ROW_BYTES, chunks, concat, diverged_sentence, divergence, mean_sd
+from ._settings import MAX_STEPS, Settings, command, setting
 
-__all__ = ["SCHEMES", "Config", "run"]
+__all__ = ["QUESTION", "SCHEMES", "Config", "peak_bytes", "run"]
 
+QUESTION = (
+    "Why do deep nets need Xavier (tanh) or He (relu) instead of 0.01 * randn: what happens to the signal, layer "
+    "after layer, and does the net still learn?"
+)
 #: label -> initializer spec
 SCHEMES = {
     "0.01 * randn": "randn(scale=0.01)",
@@ -46,149 +63,192 @@ SCHEMES = {
 }
 BINS = np.linspace(-3.0, 3.0, 61)  # activation histograms; values beyond land in the end bins
 GRAD_BINS = np.linspace(-16.0, 4.0, 41)  # histograms of log10 |dW| entries
+BINARY = ("breast_cancer", "flower", "circles", "moons", "xor", "spirals", "blobs")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(Settings):
     """The depth experiment's settings."""
 
-    dataset: str = "breast_cancer"  # real data: 30 standardized features, binary labels
-    layers: int = 10  # hidden layers at initialization
-    width: int = 500  # units per hidden layer at initialization
-    max_depth: int = 50  # the depth sweep goes to this many layers
-    schemes: tuple[str, ...] = tuple(SCHEMES)
-    activations: tuple[str, ...] = ("tanh", "relu", "linear")
-    seeds: int = 2
-    sweep_examples: int = 128  # examples pushed through the depth sweep (a std needs no more)
-    train_width: int = 64  # the width of the nets trained for `steps` (the fixed budget), in float32
-    steps: int = 200
-    lr: float = 0.1
+    EXPERIMENT = "depth"
 
-    def validated(self) -> Config:
-        """Check every field; return self."""
-        for s in self.schemes:
-            if s not in SCHEMES:
-                raise InitlabValueError(
-                    f"The 'schemes' argument of depth must list names from {', '.join(SCHEMES)}. Got {s!r} instead."
-                )
-        for a in self.activations:
-            if a not in ("tanh", "relu", "linear"):
-                raise InitlabValueError(
-                    f"The 'activations' argument of depth must list 'tanh', 'relu' or 'linear'. Got {a!r} instead."
-                )
-        check_int(self.layers, "layers", "depth", low=1)
-        check_int(self.width, "width", "depth", low=1)
-        check_int(self.max_depth, "max_depth", "depth", low=self.layers)
-        check_int(self.seeds, "seeds", "depth", low=1)
-        check_int(self.sweep_examples, "sweep_examples", "depth", low=2)
-        check_int(self.train_width, "train_width", "depth", low=1)
-        check_int(self.steps, "steps", "depth", low=1)
-        check_float(self.lr, "lr", "depth", low=0.0, low_open=True)
-        if self.dataset not in _data.DATASETS or self.dataset == "digits":
-            raise InitlabValueError(f"The 'dataset' argument of depth must be a binary dataset. Got {self.dataset!r}.")
-        return self
+    dataset: str = setting("breast_cancer", "real data: 30 standardized features, binary labels", choices=BINARY)
+    layers: int = setting(10, "hidden layers at initialization", low=1, high=1000)
+    width: int = setting(500, "units per hidden layer at initialization", low=1, high=100_000)
+    max_depth: int = setting(50, "the depth sweep goes to this many layers (>= layers)", low=1, high=10_000)
+    schemes: tuple[str, ...] = setting(tuple(SCHEMES), "initializations compared", choices=tuple(SCHEMES))
+    activations: tuple[str, ...] = setting(("tanh", "relu", "linear"), "hidden activations",
+                                           choices=("tanh", "relu", "linear"))  # fmt: skip
+    seeds: int = setting(2, "models per (scheme, activation)", low=1, high=100_000)
+    sweep_examples: int = setting(128, "examples pushed through the depth sweep (a std needs no more)", low=2,
+                                  high=100_000)  # fmt: skip
+    train_width: int = setting(64, "the width of the nets trained for `steps` (the fixed budget), in float32", low=1,
+                               high=100_000)  # fmt: skip
+    steps: int = setting(200, "gradient-descent steps of the trained nets", low=1, high=MAX_STEPS)
+    lr: float = setting(0.1, "the learning rate of the trained nets", low=0.0, low_open=True)
+
+    def check_together(self) -> None:
+        if self.max_depth < self.layers:
+            raise InitlabValueError(
+                f"The 'max_depth' setting of depth must be an int >= 'layers' ({self.layers}). Got {self.max_depth}."
+            )
 
 
-def _sweep(cfg: Config, X: np.ndarray, scheme: str, act: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Activation std and share |a| > 0.99 at depths 1..max_depth, drawing each layer and dropping it."""
+def _init_bytes(cfg: Config, m: int, n_x: int) -> int:
+    """One model's bytes at initialization (float32): parameters, caches Z and A, the backward pass's dZ and dA,
+    the gradients, and the temporaries of the statistics."""
+    n, L = cfg.width, cfg.layers
+    weights = n * n_x + (L - 1) * n * n + n
+    return 4 * (3 * weights + L * (6 * n * m) + 4 * m)
+
+
+def _train_bytes(cfg: Config, m: int, n_x: int) -> int:
+    """One trained model's bytes (float32, the reference engine; the fused kernel needs less)."""
+    n, L = cfg.train_width, cfg.layers
+    weights = n * n_x + (L - 1) * n * n + n
+    return 4 * (4 * weights + L * (6 * n * m) + 4 * m) + 8 * cfg.steps
+
+
+def peak_bytes(cfg: Config) -> int:
+    """An estimate of the run's peak memory: the largest chunk of an ensemble at work, plus the results kept.
+
+    Ensembles are trained in chunks of at most :data:`~initlab.experiments._common.CHUNK_BYTES`, so
+    the peak grows with the seeds only through what is kept (rows and arrays), not through the ensembles."""
+    d = _data.load(cfg.dataset)
+    m, n_x = d.X_train.shape[1], d.n_x
+    n_models = len(cfg.schemes) * cfg.seeds
+    per_init = _init_bytes(cfg, m, n_x)
+    per_train = _train_bytes(cfg, m, n_x)
+    at_work = max(len(range(cfg.seeds)[chunks(cfg.seeds, per_init)[0]]) * per_init,
+                  len(range(n_models)[chunks(n_models, per_train)[0]]) * per_train)  # fmt: skip
+    rows = len(cfg.activations) * n_models * (3 * cfg.layers + cfg.max_depth + 5) * ROW_BYTES
+    kept = len(cfg.activations) * (n_models * (8 * cfg.max_depth + 8 * cfg.steps + 24 * cfg.layers)
+                                   + len(cfg.schemes) * 8 * cfg.layers * (len(BINS) + len(GRAD_BINS)))  # fmt: skip
+    sweep = 8 * 3 * cfg.width * max(cfg.width, n_x) + 8 * 4 * cfg.width * cfg.sweep_examples
+    return int(at_work + rows + kept + sweep)
+
+
+def _sweep(cfg: Config, X: np.ndarray, scheme: str, act: str, seed: int) -> np.ndarray:
+    """Activation std at depths 1..max_depth, drawing each layer and dropping it."""
     init, g, rng = get(SCHEMES[scheme]), get_activation(act), as_rng(seed)
-    stds, sat = np.empty(cfg.max_depth), np.empty(cfg.max_depth)
+    stds = np.empty(cfg.max_depth)
     A = X
     with np.errstate(over="ignore", invalid="ignore"):
         for l in range(cfg.max_depth):
             A = g.forward(np, init((cfg.width, A.shape[0]), rng) @ A)  # biases start at 0
-            stds[l], sat[l] = np.std(A), np.mean(np.abs(A) > 0.99)
-    return stds, sat
+            stds[l] = activation_std(np, A)
+    return stds
 
 
-def _at_init(cfg: Config, d: _data.Dataset, scheme: str, act: str) -> dict[str, np.ndarray]:
+def _at_init_chunk(cfg: Config, d: _data.Dataset, scheme: str, act: str, seeds: list[int]) -> dict[str, np.ndarray]:
     net = MLP.make([d.n_x] + [cfg.width] * cfg.layers + [1], act, "bce")
-    p = init_ensemble(net.layer_dims, seeds=list(range(cfg.seeds)), weights=SCHEMES[scheme], dtype=np.float32)
+    p = init_ensemble(net.layer_dims, seeds=seeds, weights=SCHEMES[scheme], dtype=np.float32)
     X, Y = d.X_train.astype(np.float32), d.Y_train.astype(np.float32)
+    g = net.hidden[0]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _, caches = forward(net, p, X)
         grads = backward(net, p, caches, net.loss.grad(np, caches[-1][1], Y))
-    acts = [caches[l][2] for l in range(cfg.layers)]  # A[1..layers], (M, width, m)
-    return {
-        "act_std": np.stack([a.std(axis=(-2, -1)) for a in acts], axis=-1),  # (M, layers)
-        "saturated": np.stack([np.mean(np.abs(a) > 0.99, axis=(-2, -1)) for a in acts], axis=-1),
-        "grad_norm": np.stack(
-            [np.sqrt(np.sum(grads[f"dW{l}"] ** 2, axis=(-2, -1))) for l in range(1, cfg.layers + 1)], axis=-1
-        ),
-        "histogram": np.stack([np.histogram(np.clip(a[0], BINS[0], BINS[-1]), BINS)[0] for a in acts]),
-        "grad_histogram": np.stack(
-            [
-                np.histogram(
-                    np.clip(np.log10(np.abs(grads[f"dW{l}"][0]) + 1e-30), GRAD_BINS[0], GRAD_BINS[-1]), GRAD_BINS
-                )[0]
-                for l in range(1, cfg.layers + 1)
-            ]
-        ),
-    }
+        dW = [grads[f"dW{l}"] for l in range(1, cfg.layers + 1)]
+        acts = [caches[l][2] for l in range(cfg.layers)]  # A[1..layers], (M, width, m)
+        sat = [saturated_share(np, g, caches[l][1], caches[l][2]) for l in range(cfg.layers)]
+        logs = [np.clip(np.log10(np.abs(w[0]) + 1e-30), GRAD_BINS[0], GRAD_BINS[-1]) for w in dW]
+        out = {
+            "act_std": np.stack([activation_std(np, a) for a in acts], axis=-1),  # (M, L)
+            "saturated": np.stack(sat, axis=-1),
+            "grad_norm": np.stack([gradient_norm(np, w) for w in dW], axis=-1),
+            "histogram": np.stack([np.histogram(np.clip(a[0], BINS[0], BINS[-1]), BINS)[0] for a in acts]),
+            "grad_histogram": np.stack([np.histogram(x, GRAD_BINS)[0] for x in logs]),
+        }
+    return {k: np.asarray(v, dtype=np.float64) if k not in ("histogram", "grad_histogram") else v
+            for k, v in out.items()}  # fmt: skip
+
+
+def _at_init(cfg: Config, d: _data.Dataset, scheme: str, act: str) -> dict[str, np.ndarray]:
+    """The statistics at initialization of ``seeds`` models, computed chunk by chunk (bounded memory)."""
+    per_model = _init_bytes(cfg, d.X_train.shape[1], d.n_x)
+    parts = [_at_init_chunk(cfg, d, scheme, act, list(range(cfg.seeds))[c]) for c in chunks(cfg.seeds, per_model)]
+    return concat(parts, lambda key: None if "histogram" in key else 0)  # histograms: model 0's
 
 
 def _train(cfg: Config, d: _data.Dataset, act: str) -> dict[str, Any]:
+    """Train every (scheme, seed) for ``steps``, chunk by chunk (bounded memory)."""
     net = MLP.make([d.n_x] + [cfg.train_width] * cfg.layers + [1], act, "bce")
     labels = [s for s in cfg.schemes for _ in range(cfg.seeds)]
-    p = init_ensemble(net.layer_dims, seeds=[k for _ in cfg.schemes for k in range(cfg.seeds)],
-                      weights=[SCHEMES[s] for s in labels], dtype=np.float32)  # fmt: skip
+    seeds = [k for _ in cfg.schemes for k in range(cfg.seeds)]
     X, Y = d.X_train.astype(np.float32), d.Y_train.astype(np.float32)
-    try:  # the fused CPU kernel when it is installed; the reference engine otherwise
-        h = train(net, p, X, Y, steps=cfg.steps, lr=cfg.lr, record_every=0, backend="numba")
-    except InitlabValueError:
-        h = train(net, p, X, Y, steps=cfg.steps, lr=cfg.lr, record_every=0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        acc = np.asarray(accuracy(net, p, X, Y))
-    return {"schemes": labels, "loss": h.loss, "accuracy": acc, "diverged_at": h.diverged_at}
+    parts = []
+    for c in chunks(len(labels), _train_bytes(cfg, X.shape[1], d.n_x)):
+        p = init_ensemble(net.layer_dims, seeds=seeds[c], weights=[SCHEMES[s] for s in labels[c]],
+                          dtype=np.float32)  # fmt: skip
+        with np.errstate(over="ignore", invalid="ignore"):  # a learning rate of 1e300 overflows float32
+            try:  # the fused CPU kernel when it is installed; the reference engine otherwise
+                h = train(net, p, X, Y, steps=cfg.steps, lr=cfg.lr, record_every=0, backend="numba")
+            except InitlabValueError:
+                h = train(net, p, X, Y, steps=cfg.steps, lr=cfg.lr, record_every=0)
+            div = divergence(h)
+            acc = np.asarray(accuracy(net, p, X, Y), dtype=np.float64)
+        parts.append({"loss": h.loss, "accuracy": acc, "diverged_at": div.at, "last_finite": div.last_finite,
+                      "grew": div.grew})  # fmt: skip
+    out = concat(parts, lambda key: 1 if key == "loss" else 0)
+    out["accuracy"][out["diverged_at"] >= 0] = np.nan  # a diverged model's predictions mean nothing
+    return {"schemes": labels, **out}
 
 
 def run(config: Config | None = None) -> Result:
     """Initialize, sweep depth and train every (scheme, activation); check the lecture's deep-net claims."""
-    cfg = (config or Config()).validated()
+    from ._common import Divergence
+
+    cfg = config or Config()
     d = _data.load(cfg.dataset)
-    assert d.X_test is not None
     rows: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
-    init_stats: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    divs: list[Divergence] = []
     for act in cfg.activations:
         for scheme in cfg.schemes:
             st = _at_init(cfg, d, scheme, act)
-            init_stats[(scheme, act)] = st
             arrays[f"{act}/{scheme}/histogram"] = st["histogram"]
             arrays[f"{act}/{scheme}/grad_histogram"] = st["grad_histogram"]
             sweeps = [_sweep(cfg, d.X_train[:, : cfg.sweep_examples], scheme, act, seed) for seed in range(cfg.seeds)]
-            arrays[f"{act}/{scheme}/std_by_depth"] = np.stack([s[0] for s in sweeps])
+            arrays[f"{act}/{scheme}/std_by_depth"] = np.stack(sweeps)
             for k in range(cfg.seeds):
                 base = {"model": k, "activation": act, "init": scheme, "seed": k, "step": 0}
                 for l in range(cfg.layers):
                     for metric in ("act_std", "saturated", "grad_norm"):
                         rows.append({**base, "layer": l + 1, "metric": metric, "value": float(st[metric][k, l])})
                 for l in range(cfg.max_depth):
-                    rows.append({**base, "layer": l + 1, "metric": "act_std_by_depth", "value": float(sweeps[k][0][l])})
+                    rows.append({**base, "layer": l + 1, "metric": "act_std_by_depth", "value": float(sweeps[k][l])})
         tr = _train(cfg, d, act)
         arrays[f"{act}/train_loss"] = tr["loss"]
+        div = Divergence(tr["diverged_at"], tr["last_finite"], tr["grew"])
+        divs.append(div)
         for k, scheme in enumerate(tr["schemes"]):
             base = {"model": k, "activation": act, "init": scheme, "seed": k % cfg.seeds, "layer": 0}
             rows.append({**base, "step": cfg.steps, "metric": "final_loss", "value": float(tr["loss"][-1, k])})
             rows.append({**base, "step": cfg.steps, "metric": "train_accuracy", "value": float(tr["accuracy"][k])})
-            rows.append({**base, "step": cfg.steps, "metric": "diverged_at", "value": float(tr["diverged_at"][k])})
+            rows += div.rows(k, base, cfg.steps)
     majority = float(max(d.Y_train.mean(), 1 - d.Y_train.mean()))
+    index: dict[tuple[str, str, str, int], list[float]] = {}
+    for r in rows:
+        index.setdefault((r["metric"], r["init"], r["activation"], r["layer"]), []).append(r["value"])
+        index.setdefault((r["metric"], r["init"], r["activation"], -1), []).append(r["value"])
 
     def mean(metric: str, scheme: str, act: str, layer: int | None = None) -> float:
-        values = [r["value"] for r in rows if r["metric"] == metric and r["init"] == scheme and r["activation"] == act
-                  and (layer is None or r["layer"] == layer)]  # fmt: skip
-        return float(np.mean(values)) if values else math.nan
+        """The mean of the finite values (diverged models' accuracies are NaN: left out); NaN for none."""
+        values = np.asarray(index.get((metric, scheme, act, -1 if layer is None else layer), []))
+        values = values[np.isfinite(values)]
+        return float(values.mean()) if values.size else math.nan
 
     claims: dict[str, bool] = {}
     L = cfg.layers
     if {"tanh"} <= set(cfg.activations) and {"randn", "0.01 * randn"} <= set(cfg.schemes):
         deep_sat = np.mean([mean("saturated", "randn", "tanh", l) for l in range(2, L + 1)])
         claims[f"randn on {L} tanh layers of {cfg.width}: most units saturated (|a| > 0.99)"] = bool(deep_sat > 0.8)
-        shrink = [mean("act_std", "0.01 * randn", "tanh", l) / mean("act_std", "0.01 * randn", "tanh", l + 1)
-                  for l in range(2, L)]  # fmt: skip
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shrink = [mean("act_std", "0.01 * randn", "tanh", l) / mean("act_std", "0.01 * randn", "tanh", l + 1)
+                      for l in range(2, L)]  # fmt: skip
         factor = 1 / (0.01 * math.sqrt(cfg.width))  # 1 / (std(W) sqrt(fan_in)): 4.5 for 500 units
         claims[f"0.01 * randn on {L} tanh layers: the signal shrinks about {factor:.1f}x per layer"] = bool(
-            abs(np.median(shrink) / factor - 1) < 0.1
+            len(shrink) > 0 and abs(np.median(shrink) / factor - 1) < 0.1
         )
     if "relu" in cfg.activations and {"he", "xavier"} <= set(cfg.schemes):
         he = arrays["relu/he/std_by_depth"].mean(axis=0)
@@ -198,27 +258,67 @@ def run(config: Config | None = None) -> Result:
         )
         ratio = (xav[1:] / xav[:-1]) ** 2
         claims["xavier halves a relu net's activation variance at each layer"] = bool(abs(np.median(ratio) - 0.5) < 0.1)
-    trained = {(r["init"], r["activation"]): r["value"] for r in rows if r["metric"] == "train_accuracy"}
     good = [("he", "relu"), ("xavier", "tanh")]
-    if all(k in trained for k in [*good, ("0.01 * randn", "tanh")]):
+    trained = {(s, a) for s in cfg.schemes for a in cfg.activations}
+    if {*good, ("0.01 * randn", "tanh")} <= trained:
+        learned = min(mean("train_accuracy", s, a) for s, a in good)
+        small = mean("train_accuracy", "0.01 * randn", "tanh")
         claims[f"in {cfg.steps} steps, he (relu) and xavier (tanh) learn; 0.01 * randn (tanh) does not"] = bool(
-            min(mean("train_accuracy", s, a) for s, a in good) > majority + 0.1
-            and mean("train_accuracy", "0.01 * randn", "tanh") < majority + 0.05)  # fmt: skip
-    parts = []
-    for act in cfg.activations:
-        cells = []
+            learned > majority + 0.1 and small < majority + 0.05)  # fmt: skip
+    at_init = [
+        {"activation": act, "init": scheme, f"act std, layer {L}": f"{mean('act_std', scheme, act, L):.2g}",
+         f"saturated, layer {L}": "n/a" if act != "tanh" else f"{mean('saturated', scheme, act, L):.0%}",
+         f"std at depth {cfg.max_depth}": f"{arrays[f'{act}/{scheme}/std_by_depth'][:, -1].mean():.2g}",
+         "||dW[1]||": f"{mean('grad_norm', scheme, act, 1):.2g}"}
+        for act in cfg.activations for scheme in cfg.schemes
+    ]  # fmt: skip
+    after = []
+    for act, div in zip(cfg.activations, divs, strict=True):
         for scheme in cfg.schemes:
-            std_l = mean("act_std", scheme, act, L)
-            sat = mean("saturated", scheme, act, L)
-            acc = mean("train_accuracy", scheme, act)
-            cells.append(f"{scheme}: layer-{L} std {std_l:.2g}" + (f", {sat:.0%} saturated" if act == "tanh" else "")
-                         + f", accuracy after training {acc:.2f}")  # fmt: skip
-        parts.append(f"{act} ({'; '.join(cells)})")
-    answer = f"{L} hidden layers of {cfg.width} units on {cfg.dataset} (majority class {majority:.2f}): "
-    answer += ". ".join(parts) + "."
-    if claims and all(claims.values()):
-        answer += (
-            " Xavier keeps tanh's signal alive and He keeps relu's: their std neither vanishes nor explodes with"
-            " depth, and those nets learn in the budget."
+            sel = np.array([s == scheme for s in [x for x in cfg.schemes for _ in range(cfg.seeds)]])
+            acc = [r["value"] for r in rows if r["metric"] == "train_accuracy" and r["activation"] == act
+                   and r["init"] == scheme]  # fmt: skip
+            after.append({"activation": act, "init": scheme, "models": int(sel.sum()),
+                          "diverged": int((div.diverged & sel).sum()), "train accuracy": mean_sd(acc)})  # fmt: skip
+    sentences = []
+    key_small = f"0.01 * randn on {L} tanh layers: the signal shrinks about {1 / (0.01 * math.sqrt(cfg.width)):.1f}x"
+    if any(c.startswith(key_small) for c in claims):
+        held = claims[next(c for c in claims if c.startswith(key_small))]
+        sat = mean("saturated", "randn", "tanh", L)
+        std_l = mean("act_std", "0.01 * randn", "tanh", L)
+        sentences.append(
+            f"On {L} tanh layers of {cfg.width}, 0.01 * randn {'shrinks' if held else 'does not shrink'} the signal "
+            f"about {1 / (0.01 * math.sqrt(cfg.width)):.1f}x per layer (std {std_l:.2g} at layer {L}) and randn "
+            f"saturates {sat:.0%} of the units at layer {L}."
         )
-    return Result("depth", asdict(cfg), rows, arrays, claims, answer)
+    if "he keeps a deep relu net's activation std within a factor 2 across depth" in claims:
+        both = (
+            claims["he keeps a deep relu net's activation std within a factor 2 across depth"]
+            and claims["xavier halves a relu net's activation variance at each layer"]
+        )
+        sentences.append(
+            "He keeps a relu net's signal steady across depth while Xavier halves its variance at every layer."
+            if both
+            else "He and Xavier on relu did not behave as the lecture says here (see the table)."
+        )
+    learn_claim = next((c for c in claims if c.startswith(f"in {cfg.steps} steps")), None)
+    if learn_claim is not None:
+        he_acc, xav_acc = mean("train_accuracy", "he", "relu"), mean("train_accuracy", "xavier", "tanh")
+        small_acc = mean("train_accuracy", "0.01 * randn", "tanh")
+        if claims[learn_claim]:
+            sentences.append(
+                f"In {cfg.steps} steps He (relu) and Xavier (tanh) learn ({he_acc:.2f} and {xav_acc:.2f} train "
+                f"accuracy) while 0.01 * randn (tanh) stays near the majority class ({small_acc:.2f} against "
+                f"{majority:.2f})."
+            )
+        elif np.isfinite([he_acc, xav_acc, small_acc]).all():
+            sentences.append(
+                f"In {cfg.steps} steps He (relu) reached {he_acc:.2f}, Xavier (tanh) {xav_acc:.2f} and 0.01 * randn "
+                f"(tanh) {small_acc:.2f} train accuracy (majority class {majority:.2f})."
+            )
+    sentences.append(diverged_sentence(divs))
+    answer = " ".join(x for x in sentences if x)
+    tables: dict[str, list[dict[str, Any]]] = {f"At initialization ({cfg.layers} layers of {cfg.width})": at_init,
+              f"After {cfg.steps} steps ({cfg.layers} layers of {cfg.train_width})": after}  # fmt: skip
+    return Result("depth", asdict(cfg), rows, arrays, claims, answer, question=QUESTION, tables=tables,
+                  command=command(cfg))  # fmt: skip

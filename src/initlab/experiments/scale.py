@@ -19,53 +19,64 @@ from typing import Any
 import numpy as np
 
 from .. import data as _data
-from .._validation import InitlabValueError, check_float, check_int
-from ..diagnostics import distinct_units
+from .._validation import InitlabValueError
 from ..engine import MLP, StepInfo, SymmetryWarning, accuracy, init_ensemble, train
 from ..results import Result
+from ._common import ROW_BYTES, distinct, diverged_sentence, divergence, mean_sd
+from ._settings import MAX_STEPS, Settings, command, setting
 
-__all__ = ["Config", "run", "seed_table"]
+__all__ = ["QUESTION", "Config", "peak_bytes", "run", "seed_table"]
+
+QUESTION = (
+    "What does the constant c in W = c * randn do to tanh and sigmoid units: does a large c saturate them and slow "
+    "learning, and does c = 0 break the symmetry?"
+)
+BINARY = ("flower", "circles", "moons", "xor", "spirals", "blobs", "breast_cancer")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(Settings):
     """The scale experiment's settings (the lecture's flower net, one hidden layer)."""
 
-    dataset: str = "flower"
-    width: int = 8  # hidden units
-    scales: tuple[float, ...] = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # c in W = c * randn
-    activations: tuple[str, ...] = ("tanh", "sigmoid")
-    seeds: int = 5
-    steps: int = 2000
-    lr: float = 1.2  # C1W3's learning rate
-    record_every: int = 100
-    small: float = 0.01  # the seed table's "random small" (the lecture's 0.01)
-    large: float = 100.0  # the seed table's "random large" (c = 10 still recovers fast on this shallow net)
+    EXPERIMENT = "scale"
 
-    def validated(self) -> Config:
-        """Check every field; return self."""
-        for c in self.scales:
-            check_float(c, "scales", "scale", low=0.0)
+    dataset: str = setting("flower", "a binary dataset of initlab.data", choices=BINARY)
+    width: int = setting(8, "hidden units", low=2, high=4096)
+    scales: tuple[float, ...] = setting((0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0), "c in W = c * randn; must include 0",
+                                        low=0.0)  # fmt: skip
+    activations: tuple[str, ...] = setting(("tanh", "sigmoid"), "hidden activations", choices=("tanh", "sigmoid"))
+    seeds: int = setting(5, "random starts per scale (c = 0 needs one)", low=1, high=4096)
+    steps: int = setting(2000, "gradient-descent steps", low=1, high=MAX_STEPS)
+    lr: float = setting(1.2, "the learning rate (C1W3's 1.2)", low=0.0, low_open=True)
+    record_every: int = setting(100, "the statistics are recorded every this many steps", low=1, high=MAX_STEPS)
+    small: float = setting(0.01, "the seed table's 'random small', one of scales (the lecture's 0.01)", low=0.0,
+                           low_open=True)  # fmt: skip
+    large: float = setting(100.0, "the seed table's 'random large', one of scales (c = 10 still recovers fast here)",
+                           low=0.0, low_open=True)  # fmt: skip
+
+    def check_together(self) -> None:
         for c in (self.small, self.large):
             if c not in self.scales:
                 raise InitlabValueError(
-                    f"The 'small' and 'large' arguments of scale must be among 'scales' {self.scales!r}. Got {c!r}."
+                    f"The 'small' and 'large' settings of scale must be among 'scales' {self.scales!r}. Got {c!r}."
                 )
         if 0.0 not in self.scales:
-            raise InitlabValueError(f"The 'scales' argument of scale must include 0 (zeros). Got {self.scales!r}.")
-        for a in self.activations:
-            if a not in ("tanh", "sigmoid"):
-                raise InitlabValueError(
-                    f"The 'activations' argument of scale must list 'tanh' and/or 'sigmoid'. Got {a!r} instead."
-                )
-        check_int(self.width, "width", "scale", low=2)
-        check_int(self.seeds, "seeds", "scale", low=1)
-        check_int(self.steps, "steps", "scale", low=1)
-        check_int(self.record_every, "record_every", "scale", low=1)
-        check_float(self.lr, "lr", "scale", low=0.0, low_open=True)
-        if self.dataset not in _data.DATASETS or self.dataset in ("digits",):
-            raise InitlabValueError(f"The 'dataset' argument of scale must be a binary dataset. Got {self.dataset!r}.")
-        return self
+            raise InitlabValueError(f"The 'scales' setting of scale must include 0 (zeros). Got {self.scales!r}.")
+
+
+def _n_models(cfg: Config) -> int:
+    return sum(1 if c == 0 else cfg.seeds for c in cfg.scales)
+
+
+def peak_bytes(cfg: Config) -> int:
+    """An estimate of the run's peak memory: one activation's ensemble in training, plus the results."""
+    m = _data.load(cfg.dataset).X_train.shape[1]
+    M, n = _n_models(cfg), cfg.width
+    records = len(range(0, cfg.steps, cfg.record_every)) + 1
+    training = M * 8 * (6 * n * m + 4 * m + 8 * n)
+    kept = len(cfg.activations) * M * 8 * (cfg.steps + records * (7 * 2 + 1))
+    rows = len(cfg.activations) * M * (6 * records + 3) * ROW_BYTES
+    return int(training + kept + rows)
 
 
 def _train_activation(cfg: Config, d: _data.Dataset, act: str) -> dict[str, Any]:
@@ -75,46 +86,63 @@ def _train_activation(cfg: Config, d: _data.Dataset, act: str) -> dict[str, Any]
     with warnings.catch_warnings():  # c = 0 is the symmetric start, on purpose
         warnings.simplefilter("ignore", SymmetryWarning)
         params = init_ensemble(net.layer_dims, seeds=seeds, weights=[f"randn(scale={c!r})" for c in scales])
-    distinct: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
 
     def count(info: StepInfo) -> None:
-        distinct.append(distinct_units(info.params["W1"], info.params["b1"], info.caches[0][2]))
+        counts.append(distinct(info.params["W1"], info.params["b1"], info.caches[0][2]))
 
-    h = train(net, params, d.X_train, d.Y_train, steps=cfg.steps, lr=cfg.lr, record_every=cfg.record_every,
-              callback=count)  # fmt: skip
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = train(net, params, d.X_train, d.Y_train, steps=cfg.steps, lr=cfg.lr, record_every=cfg.record_every,
+                  callback=count)  # fmt: skip
+        acc = np.asarray(accuracy(net, params, d.X_train, d.Y_train), dtype=np.float64)
+    div = divergence(h)
+    acc[div.diverged] = np.nan  # a diverged model's predictions mean nothing
     return {
         "activation": act,
         "scales": np.asarray(scales),
         "seeds": seeds,
         "loss": h.loss,
+        "divergence": div,
         "record_steps": h.record_steps,
         "stats": h.stats,  # metric -> (records, M, L)
-        "distinct": np.stack(distinct),
-        "accuracy": np.asarray(accuracy(net, params, d.X_train, d.Y_train)),
+        "distinct": np.stack(counts),  # (records, M), NaN where not finite
+        "accuracy": acc,
     }
 
 
+def _ok(r: dict[str, Any], c: float) -> np.ndarray:
+    """The models of scale ``c`` that did not diverge."""
+    return np.asarray((r["scales"] == c) & ~r["divergence"].diverged)
+
+
 def seed_table(per_act: list[dict[str, Any]], cfg: Config) -> list[dict[str, str]]:
-    """The discussion seed's table, rebuilt from the measurements (first activation's numbers, others appended)."""
+    """The discussion seed's table, rebuilt from the measurements of the models that did not diverge."""
     table = []
+    early = cfg.steps // 10
     for label, c in (("Zeros", 0.0), ("Random large", cfg.large), ("Random small", cfg.small)):
         cells: dict[str, list[str]] = {"symmetry": [], "vanishing": [], "outcome": []}
         for r in per_act:
-            k = r["scales"] == c
-            distinct = r["distinct"][-1, k].mean()
-            sat = r["stats"]["saturated"][0, k, 0].mean()
-            dgz = r["stats"]["dgz_mean"][0, k, 0].mean()
-            acc = r["accuracy"][k].mean()
-            act = r["activation"]
-            broken = "Yes" if distinct > 1 else "No"
-            cells["symmetry"].append(f"{broken} ({act}: {distinct:.0f} of {cfg.width} units distinct)")
+            act, k, ok = r["activation"], r["scales"] == c, _ok(r, c)
+            n_div = int((k & r["divergence"].diverged).sum())
+            sat = float(r["stats"]["saturated"][0, k, 0].mean())  # at the start, before any step could diverge
+            dgz = float(r["stats"]["dgz_mean"][0, k, 0].mean())
             risk = "Yes" if sat > 0.25 else "No"
             cells["vanishing"].append(f"{risk} ({act}: {sat:.0%} saturated at the start, mean g'(z) {dgz:.2f})")
-            early = float(r["loss"][len(r["loss"]) // 10, k].mean())
-            outcome = ("all units the same" if distinct <= 1 else "slow, saturated training" if sat > 0.25
-                       else "stable training")  # fmt: skip
+            if not ok.any():
+                cells["symmetry"].append(f"not measured ({act}: all {int(k.sum())} models diverged)")
+                cells["outcome"].append(f"diverged ({act}: all {int(k.sum())} models, the loss was not finite)")
+                continue
+            units = float(r["distinct"][-1, ok].mean())
+            broken = "Yes" if units > 1 else "No"
+            cells["symmetry"].append(f"{broken} ({act}: {units:.0f} of {cfg.width} units distinct)")
+            loss = float(r["loss"][early, ok].mean())
+            start = float(r["loss"][0, ok].mean())
+            acc = float(r["accuracy"][ok].mean())
+            outcome = ("all units the same" if units <= 1 else "the loss grew instead of falling" if loss > start
+                       else "slow, saturated training" if sat > 0.25 else "stable training")  # fmt: skip
+            also = f", {n_div} of {int(k.sum())} diverged" if n_div else ""
             cells["outcome"].append(
-                f"{outcome} ({act}: loss {early:.3g} after {len(r['loss']) // 10} steps, train accuracy {acc:.2f})"
+                f"{outcome} ({act}: loss {loss:.3g} after {early} steps, train accuracy {acc:.2f}{also})"
             )
         table.append({"initialization": label, **{k: "; ".join(v) for k, v in cells.items()}})
     return table
@@ -122,7 +150,7 @@ def seed_table(per_act: list[dict[str, Any]], cfg: Config) -> list[dict[str, str
 
 def run(config: Config | None = None) -> Result:
     """Train every (activation, scale, seed) and rebuild the seed's table from the numbers."""
-    cfg = (config or Config()).validated()
+    cfg = config or Config()
     d = _data.load(cfg.dataset)
     per_act = [_train_activation(cfg, d, a) for a in cfg.activations]
     rows: list[dict[str, Any]] = []
@@ -140,43 +168,77 @@ def run(config: Config | None = None) -> Result:
                              "value": float(r["distinct"][i, k])})  # fmt: skip
             rows.append({**base, "step": cfg.steps, "layer": 0, "metric": "train_accuracy",
                          "value": float(r["accuracy"][k])})  # fmt: skip
+            rows += r["divergence"].rows(k, base, cfg.steps)
     table = seed_table(per_act, cfg)
+    early = cfg.steps // 10
 
     def mean_at(r: dict[str, Any], c: float, what: str) -> float:
-        k = r["scales"] == c
+        """The mean over the models of scale ``c`` that did not diverge (NaN when none is left)."""
+        k = _ok(r, c)
+        if not k.any():
+            return float("nan")
         if what == "accuracy":
             return float(r["accuracy"][k].mean())
         if what == "early_loss":  # the loss after a tenth of the budget: how fast it learns
-            return float(r["loss"][cfg.steps // 10, k].mean())
+            return float(r["loss"][early, k].mean())
         return float(r["stats"][what][0, k, 0].mean())
 
+    def holds(test: Any) -> bool:
+        with np.errstate(invalid="ignore"):
+            return all(bool(test(r)) for r in per_act)  # NaN (nothing left to compare) compares False
+
+    zero_units = [r["distinct"][-1, _ok(r, 0.0)] for r in per_act]
     claims = {
-        "large weights saturate tanh/sigmoid at the start": all(
-            mean_at(r, cfg.large, "saturated") > 0.5 and mean_at(r, cfg.small, "saturated") == 0 for r in per_act),
-        "large weights shrink the mean slope g'(z) at the start": all(
-            mean_at(r, cfg.large, "dgz_mean") < 0.5 * mean_at(r, cfg.small, "dgz_mean") for r in per_act),
-        "large weights learn slowly: after a tenth of the steps their loss is far above the small weights'": all(
-            mean_at(r, cfg.large, "early_loss") > 2 * mean_at(r, cfg.small, "early_loss") for r in per_act),
-        "small random weights end with a better accuracy than large ones": all(
-            mean_at(r, cfg.small, "accuracy") > mean_at(r, cfg.large, "accuracy") for r in per_act),
-        "zero weights keep one distinct unit": all(r["distinct"][-1, r["scales"] == 0].max() == 1 for r in per_act),
+        "large weights saturate tanh/sigmoid at the start": holds(
+            lambda r: mean_at(r, cfg.large, "saturated") > 0.5 and mean_at(r, cfg.small, "saturated") == 0),
+        "large weights shrink the mean slope g'(z) at the start": holds(
+            lambda r: mean_at(r, cfg.large, "dgz_mean") < 0.5 * mean_at(r, cfg.small, "dgz_mean")),
+        "large weights learn slowly: after a tenth of the steps their loss is far above the small weights'": holds(
+            lambda r: mean_at(r, cfg.large, "early_loss") > 2 * mean_at(r, cfg.small, "early_loss")),
+        "small random weights end with a better accuracy than large ones": holds(
+            lambda r: mean_at(r, cfg.small, "accuracy") > mean_at(r, cfg.large, "accuracy")),
+        "zero weights keep one distinct unit": all(u.size > 0 and (u == 1).all() for u in zero_units),
     }  # fmt: skip
-    lines = [
-        f"{row['initialization']}: symmetry broken? {row['symmetry']}. Risk of vanishing gradient? {row['vanishing']}. "
-        f"Learning outcome: {row['outcome']}."
-        for row in table
-    ]
-    curve = "; ".join(
-        f"{r['activation']}: " + ", ".join(f"c={c:g} {mean_at(r, c, 'accuracy'):.2f}" for c in cfg.scales)
-        for r in per_act
-    )
-    answer = " ".join(lines) + f" Train accuracy by scale ({curve})."
+    by_scale = []
+    for r in per_act:
+        for c in cfg.scales:
+            k = r["scales"] == c
+            ok = _ok(r, c)
+            by_scale.append({
+                "activation": r["activation"], "c": float(c), "models": int(k.sum()),
+                "diverged": int((k & ~ok).sum()),
+                "saturated at the start": f"{r['stats']['saturated'][0, k, 0].mean():.0%}",
+                "mean g'(z) at the start": f"{r['stats']['dgz_mean'][0, k, 0].mean():.2f}",
+                f"loss after {early} steps": mean_sd(r["loss"][early, ok], 3),
+                "train accuracy": mean_sd(r["accuracy"][ok]),
+            })  # fmt: skip
+    acts = " and ".join(cfg.activations)
+    sentences = []
+    measured = np.concatenate(zero_units)
+    if measured.size and (measured == 1).all():
+        sentences.append(f"Zero weights keep the {cfg.width} hidden units as one: the symmetry is never broken.")
+    elif measured.size:
+        sentences.append(f"Zero weights did not keep the units as one here ({measured.max():.0f} distinct units).")
+    sat_s = np.nanmean([mean_at(r, cfg.small, "saturated") for r in per_act])
+    sat_l = np.nanmean([mean_at(r, cfg.large, "saturated") for r in per_act])
+    acc_s = np.nanmean([mean_at(r, cfg.small, "accuracy") for r in per_act])
+    acc_l = np.nanmean([mean_at(r, cfg.large, "accuracy") for r in per_act])
+    if np.isfinite([sat_s, sat_l, acc_s, acc_l]).all():
+        slow = ("and learn slowly" if claims[next(c for c in claims if c.startswith("large weights learn"))]
+                else "yet do not learn much slower")  # fmt: skip
+        sentences.append(
+            f"Small random weights (c = {cfg.small:g}) leave {acts} units {sat_s:.0%} saturated at the start and "
+            f"reach a train accuracy of {acc_s:.2f}; large ones (c = {cfg.large:g}) saturate {sat_l:.0%} of them "
+            f"{slow}, ending at {acc_l:.2f}."
+        )
+    sentences.append(diverged_sentence([r["divergence"] for r in per_act]))
+    answer = " ".join(x for x in sentences if x)
     arrays: dict[str, np.ndarray] = {}
     for r in per_act:
         arrays[f"{r['activation']}_loss"] = r["loss"]
         arrays[f"{r['activation']}_scales"] = r["scales"]
         for metric in ("saturated", "dgz_mean", "grad_norm"):
             arrays[f"{r['activation']}_{metric}"] = r["stats"][metric][:, :, 0]
-    result = Result("scale", asdict(cfg), rows, arrays, claims, answer)
-    result.config["seed_table"] = table
-    return result
+    tables = {"The seed's table, from the numbers": table, "By scale": by_scale}
+    return Result("scale", asdict(cfg), rows, arrays, claims, answer, question=QUESTION, tables=tables,
+                  command=command(cfg))  # fmt: skip
