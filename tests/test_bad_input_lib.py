@@ -13,7 +13,7 @@ import pytest
 import initlab
 from initlab import _validation, data, initializers
 from initlab._validation import InitlabTypeError, InitlabValueError
-from initlab.spec import parse_spec, parse_value
+from initlab.spec import format_spec, parse_spec, parse_value
 
 # --- weights that would not be finite in the requested dtype ------------------------------------
 
@@ -239,6 +239,15 @@ def test_parse_value_names_the_callers_argument():
         parse_value("1e", "lr", "course")
     with pytest.raises(InitlabValueError, match=r"^The 'lr' argument of course must be a string\. Got 3 instead\.$"):
         parse_value(3, "lr", "course")  # type: ignore[arg-type]
+
+
+def test_format_spec_refuses_what_would_not_parse_back():
+    with pytest.raises(
+        InitlabValueError, match=r"^The 'name' argument of format_spec must be an identifier\. Got 'a b'"
+    ):
+        format_spec("a b", {})
+    with pytest.raises(InitlabValueError, match=r"^The 'kwargs' argument of format_spec must be a dict keyed by"):
+        format_spec("normal", {"s d": 1})
 
 
 def test_parse_spec_names_the_function_called():

@@ -562,7 +562,12 @@ def test_truncated_normal_moments_very_narrow_intervals(a, b):
 
 @pytest.mark.parametrize(("a", "b"), [(1.0, 1.0), (2.0, -2.0)])
 def test_truncated_normal_moments_reject_empty_interval(a, b):
-    with pytest.raises(initlab.InitlabValueError, match=re.escape(f"[{a!r}, {b!r}]")):
+    with pytest.raises(
+        initlab.InitlabValueError,
+        match=re.escape(
+            f"The 'a' and 'b' arguments of truncated_normal_moments must satisfy a < b. Got a={a!r}, b={b!r}"
+        ),
+    ):
         truncated_normal_moments(a, b)
 
 

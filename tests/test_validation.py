@@ -50,14 +50,18 @@ def test_check_memory_on_this_machine():
     check_memory(1024, "a tiny array")
     with pytest.raises(
         InitlabValueError,
-        match=r"^Not enough memory for the weights: it needs 8\.0 EiB but only .* is available now\.$",
+        match=r"^Not enough memory for the weights: it needs 4\.0 EiB but only .* is available now\.$",
     ):
-        check_memory(2**63, "the weights")
+        check_memory(2**62, "the weights")
 
 
 def test_check_memory_is_silent_when_memory_is_unknown(monkeypatch):
     monkeypatch.setattr(_validation, "available_memory", lambda: None)
-    check_memory(2**63, "anything")
+    check_memory(2**62, "anything")
+    with pytest.raises(
+        InitlabValueError, match=r"^Not enough memory for x: it needs 8\.0 EiB, more than numpy can address"
+    ):
+        check_memory(2**63, "x")
 
 
 @pytest.mark.parametrize(

@@ -283,8 +283,14 @@ def check_memory(nbytes: int, what: str) -> None:
     """Raise :class:`InitlabValueError` when ``nbytes`` exceed the memory available now.
 
     ``what`` names what would be allocated (``"the ensemble of 512 models"``); the message gives
-    the size needed and the size available.  Nothing is raised when the available memory is unknown.
+    the size needed and the size available.  When the available memory is unknown, only sizes
+    beyond what numpy can address (2**63 - 1 bytes) are refused.
     """
+    if nbytes > _MAX_SIZE:
+        raise InitlabValueError(
+            f"Not enough memory for {what}: it needs {format_bytes(nbytes)}, more than numpy can address "
+            f"({format_bytes(_MAX_SIZE)})."
+        )
     available = available_memory()
     if available is not None and nbytes > available:
         raise InitlabValueError(

@@ -193,6 +193,12 @@ def format_spec(name: str, kwargs: dict[str, Any]) -> str:
     >>> format_spec("normal", {"std": 0.01})
     'normal(std=0.01)'
     """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InitlabValueError(f"The 'name' argument of format_spec must be an identifier. Got {shown(name)} instead.")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) and k.isidentifier() for k in kwargs):
+        raise InitlabValueError(
+            f"The 'kwargs' argument of format_spec must be a dict keyed by identifiers. Got {shown(kwargs)} instead."
+        )
     if not kwargs:
         return name
 
