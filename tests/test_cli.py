@@ -182,7 +182,7 @@ RUN_BAD = [
     (["run", "symmetry", "--set", "steps=ten"], "'steps' setting of symmetry must be an int >= 1"),
     (["run", "symmetry", "--set", "steps=0"], "'steps' setting of symmetry must be an int >= 1"),
     (["run", "symmetry", "--set", "widths"], "--set must be KEY=VALUE. Got 'widths'"),
-    (["run", "scale", "--set", "activations=relu"], "'tanh', 'sigmoid'. Got ('relu',)"),
+    (["run", "scale", "--set", "activations=relu"], "each one of 'tanh', 'sigmoid'. Got"),
     (["run", "symmetry", "--seeds", "0"], "--seeds must be an int from 1 to 100000. Got 0"),
 ]
 
@@ -217,3 +217,46 @@ def test_run_shows_progress_only_on_a_terminal() -> None:
     plain = io.StringIO()
     assert main(["run", "symmetry", *SMALL_SYMMETRY], out=io.StringIO(), err=plain) == 0
     assert plain.getvalue() == ""
+
+
+def test_tour_skips_what_it_finished_with_the_same_settings_and_reruns_the_rest(tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.pyplot as plt
+
+    import initlab.cli._experiment_cmds as cmds
+    import initlab.results._figures as figures
+    from initlab.experiments import EXPERIMENTS, make_config
+
+    small = {
+        "symmetry": {"widths": "2", "steps": "40", "seeds": "1", "record_every": "10"},
+        "bias-vs-weights": {"steps": "40", "seeds": "1", "record_every": "10", "width": "4"},
+        "scale": {"steps": "40", "seeds": "1", "record_every": "10", "scales": "0, 0.01, 100"},
+        "depth": {"layers": "3", "width": "16", "max_depth": "4", "seeds": "1", "sweep_examples": "16",
+                  "train_width": "8", "steps": "20"},
+        "course": {"steps": "40", "seeds": "3", "grid": "10"},
+    }  # fmt: skip
+    monkeypatch.setattr(cmds, "tour_configs", lambda: {n: make_config(n, small[n]) for n in EXPERIMENTS})
+
+    def tiny(result):  # one small figure each: the lecture's figures take seconds
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.plot([0, 1], [0, 1])
+        return {result.name: fig}
+
+    monkeypatch.setattr(figures, "figures", tiny)
+    ran: list[str] = []
+    for name, module in EXPERIMENTS.items():
+        monkeypatch.setattr(module, "run", lambda config, run=module.run, name=name: ran.append(name) or run(config))
+    out = tmp_path / "tour"
+    code, text, err = run("tour", "--out", str(out), "--json")
+    assert code == 0 and ran == list(EXPERIMENTS) and "skipped" not in err
+    doc = json.loads(text)
+    assert [s["skipped"] for s in doc["experiments"].values()] == [False] * 5 and Path(doc["report"]).is_file()
+
+    ran.clear()  # everything finished with the same settings: nothing runs, the report is written again
+    code, text, err = run("tour", "--out", str(out))
+    assert code == 0 and ran == [] and err.count("with the same settings; skipped") == 5
+    assert text.count("(saved before)") == 5 and f"report: {out / 'report.html'}" in text
+
+    small["course"]["steps"] = "41"  # one setting changed: that experiment alone runs again
+    code, _, err = run("tour", "--out", str(out))
+    assert code == 0 and ran == ["course"] and err.count("skipped") == 4
+    assert json.loads((out / "course" / "config.json").read_text())["config"]["steps"] == 41

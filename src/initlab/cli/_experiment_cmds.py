@@ -61,35 +61,12 @@ def _check_memory(name: str, config: Any) -> None:
         check_memory(peak_bytes(name, config), f"the experiment {name} with these settings")
 
 
-def _save(result: Any, out: Path) -> Path:
-    """Data and figures in one atomic step (older stores: data, then figures)."""
-    from .. import results
-
-    try:
-        return Path(results.save(result, out, figures=True))
-    except TypeError:  # pragma: no cover - a store without figures=True: remove when results lands
-        from ..results import save_figures
-
-        folder = Path(results.save(result, out))
-        save_figures(result, folder)
-        return folder
-
-
 def _write_report(folder: Path) -> Path:
+    """DIR/report.html, the experiments shown in the lecture's order (a run of any other is an error)."""
     from ..experiments import EXPERIMENTS
     from ..results import write_report
 
-    try:
-        return Path(write_report(folder, order=list(EXPERIMENTS)))
-    except TypeError:  # pragma: no cover - a report without order=: remove when results lands
-        return Path(write_report(folder))
-
-
-def _finished(out: Path, name: str, config: Any) -> bool:
-    from .. import results
-
-    finished = getattr(results, "finished", None)
-    return bool(finished is not None and finished(out, name, dataclasses.asdict(config)))
+    return Path(write_report(folder, order=list(EXPERIMENTS)))
 
 
 def experiments_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
@@ -109,6 +86,7 @@ def experiments_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> None
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     """Check the settings, --out and the memory; run; save data and figures at once; print claims and answer."""
+    from .. import results
     from ..experiments import EXPERIMENTS, make_config
 
     if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
@@ -121,7 +99,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     _check_memory(name, config)
     with _warnings_as_lines(err), progress(err, name):
         result = EXPERIMENTS[name].run(config)
-    saved = None if folder is None else _save(result, folder)
+    saved = None if folder is None else results.save(result, folder, figures=True)  # data and figures, at once
     if args.json:
         doc = {"experiment": result.name, "claims": result.claims, "answer": result.answer,
                "out": None if saved is None else str(saved)}  # fmt: skip
@@ -154,7 +132,7 @@ def tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     summary: dict[str, dict[str, Any]] = {}
     n = len(configs)
     for i, (name, config) in enumerate(configs.items(), start=1):
-        if _finished(folder, name, config):
+        if results.finished(folder, name, dataclasses.asdict(config)):
             say(err, f"[{i}/{n}] {name}: already finished in {str(folder)!r} with the same settings; skipped")
             result = results.load(folder / name)
             skipped = True
@@ -163,7 +141,7 @@ def tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
                 say(err, f"[{i}/{n}] {name}")
             with _warnings_as_lines(err), progress(err, name):
                 result = EXPERIMENTS[name].run(config)
-            _save(result, folder)
+            results.save(result, folder, figures=True)
             skipped = False
         summary[name] = {"claims": result.claims, "answer": result.answer, "skipped": skipped}
     report_path = _write_report(folder)
@@ -179,7 +157,7 @@ def tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 
 
 #: What a damaged results folder can raise while it is read, besides initlab's own errors.
-_DAMAGE = (OSError, ValueError, UnicodeError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
+_DAMAGE = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 
 
 def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
