@@ -399,7 +399,7 @@ def save_figures(result: Result, folder: str | Path) -> list[Path]:
         for name, fig in figures(result).items():
             png = Path(folder) / f"{name}.png"
             fig.savefig(png, dpi=110, bbox_inches="tight")
-            fig.savefig(png.with_suffix(".svg"), bbox_inches="tight")
+            fig.savefig(png.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None})  # same bytes each time
             plt.close(fig)
             paths.append(png)
     return paths

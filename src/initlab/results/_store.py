@@ -278,12 +278,16 @@ def save(result: Result, out: str | Path, *, figures: bool = True) -> Path:
     last one to finish wins, whole).  Returns that folder.
     """
     root = check_writable(out)
+    target = root / result.name
+    if target.exists() or target.is_symlink():  # fail before touching anything; checked again under the lock
+        why = _run_folder_problem(target, result.name)
+        if why is not None:
+            raise _refuse(target, why)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         msg = f"The 'out' argument of save must be a folder. Got {str(out)!r}: {exc.strerror}."
         raise InitlabValueError(msg) from None
-    target = root / result.name
     umask = os.umask(0)
     os.umask(umask)
     with _locked(root, shared=False):
@@ -389,8 +393,8 @@ def _rows(file: Path, columns: dict[str, str]) -> list[dict[str, Any]]:
             for key, value in raw.items():
                 kind = columns.get(key) or ("int" if key in ("model", "step", "layer", "seed") else
                                             "float" if key == "value" else "str")  # fmt: skip
-                if value == "" and kind != "str":
-                    continue  # this row has no such column
+                if value == "":
+                    continue  # this row has no such column (an empty text cell reads back as missing too)
                 try:
                     row[key] = _parse(value, kind)
                 except (ValueError, KeyError):
