@@ -73,7 +73,9 @@ def experiments_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> None
     """The experiments with their questions, then the presets and the learner's regimes."""
     from ..experiments import EXPERIMENTS, PRESETS, REGIMES
 
-    rows = [(name, (module.__doc__ or "").strip().splitlines()[0]) for name, module in EXPERIMENTS.items()]
+    rows = [
+        (name, (module.__doc__ or "").strip().splitlines()[0].replace("``", "")) for name, module in EXPERIMENTS.items()
+    ]
     print_table(out, rows, ("experiment", "what it shows"))
     print("", file=out)
     presets = []

@@ -103,7 +103,7 @@ def init(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     if args.json:
         print(json.dumps(e.to_dict(), indent=2), file=out)
         return
-    print_table(out, _explanation_rows(e), ("", ""), title=f"{e.spec} on {e.shape}")
+    print_table(out, _explanation_rows(e), ("", ""), title=f"{e.spec} on {e.shape}", show_header=False)
 
 
 def schemes(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:

@@ -17,7 +17,12 @@ __all__ = ["print_table", "progress", "say"]
 
 
 def print_table(
-    out: TextIO, rows: Sequence[Sequence[str]], headers: Sequence[str], *, title: str | None = None
+    out: TextIO,
+    rows: Sequence[Sequence[str]],
+    headers: Sequence[str],
+    *,
+    title: str | None = None,
+    show_header: bool = True,
 ) -> None:
     """Print ``rows`` under ``headers``: a rich table on a terminal, aligned plain text elsewhere."""
     from rich import box
@@ -35,7 +40,7 @@ def print_table(
     table = Table(
         *headers,
         box=box.SIMPLE_HEAD if terminal else None,
-        show_header=terminal,
+        show_header=terminal and show_header,
         pad_edge=False,
         title=title if terminal else None,
         title_justify="left",
