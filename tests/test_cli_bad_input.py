@@ -53,6 +53,8 @@ BAD_INPUT = [
     (["run", "symmetry", *SMALL, "--out", ""], "--out must name a folder. Got ''"),
     (["run", "symmetry", *SMALL, "--out", "afile"], "--out must be a folder or lie in one; 'afile' is a file"),
     (["run", "symmetry", *SMALL, "--out", "afile/sub"], "'afile' is a file"),
+    (["run", "symmetry", *SMALL, "--out", "mine"], "--out holds 'mine/symmetry', which holds 'notes.txt'"),
+    (["tour", "--out", "mine"], "--out holds 'mine/symmetry', which holds 'notes.txt', not written by initlab"),
     (["tour", "--out", ""], "initlab tour: --out must name a folder"),
     (["tour", "--out", "/proc/x"], "initlab tour: --out must be a place initlab can write"),
     (["tour", "--out", LONG], "initlab tour: --out has a name of 300 characters"),
@@ -70,10 +72,12 @@ BAD_INPUT = [
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder with a dangling link and a file; the work itself fails the test if it starts."""
+    """A working folder with a dangling link, a file and a user's folder; the work fails the test if it starts."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "dangling").symlink_to(tmp_path / "no" / "such" / "target")
     (tmp_path / "afile").write_text("mine")
+    (tmp_path / "mine" / "symmetry").mkdir(parents=True)  # a folder of the user's where a run would go
+    (tmp_path / "mine" / "symmetry" / "notes.txt").write_text("mine")
 
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the work started before the input was checked")

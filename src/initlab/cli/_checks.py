@@ -160,7 +160,8 @@ def _probe(folder: Path, flag: str, text: str) -> None:
 def check_out_folder(text: str, flag: str, inside: tuple[str, ...] = ()) -> Path:
     """The folder named by ``--out``: it exists or can be created, and initlab can write in it.
 
-    ``inside`` are the subfolders the command will replace (an experiment's name): they must not be files.
+    ``inside`` are the subfolders the command will replace (an experiment's name): each must be missing or
+    a folder holding only what initlab saves (its data files and figures), never a user's own files.
     """
     if not text.strip():
         raise UsageError(f"{flag} must name a folder. Got {text!r}.")
@@ -173,6 +174,16 @@ def check_out_folder(text: str, flag: str, inside: tuple[str, ...] = ()) -> Path
         sub = path / name
         if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
             raise UsageError(f"{flag} holds {str(sub)!r}, which is not a folder initlab wrote; move it away first.")
+        if sub.is_dir():
+            from ..results import FILES
+
+            foreign = sorted(p.name for p in sub.iterdir() if p.name not in FILES and p.suffix not in (".png", ".svg"))
+            if foreign:
+                raise UsageError(
+                    f"{flag} holds {str(sub)!r}, which holds {', '.join(map(repr, foreign[:3]))}"
+                    f"{' and more' if len(foreign) > 3 else ''}, not written by initlab; initlab replaces that "
+                    "folder whole, so move it away first."
+                )
     _probe(base, flag, text)
     return path
 
