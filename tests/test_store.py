@@ -165,7 +165,7 @@ def test_a_save_killed_at_any_point_leaves_the_old_run_or_the_new_run_whole(tmp_
         assert (set(figures) <= set(record["files"])) == (record["tag"] == "new")  # figures arrive with their data
         assert record["report"] and record["next"] == "answer of run next" and record["leftovers"] == []
     tags = [r["tag"] for r in kills]
-    assert tags == sorted(tags, key=["old", "new"].index) and "old" in tags and "new" in tags, list(zip(steps, tags))
+    assert tags == sorted(tags, key=["old", "new"].index) and "old" in tags and "new" in tags, steps
     assert steps[tags.index("new") - 1] == "_exchange" and "rmtree" in steps[tags.index("new") :]
 
 
@@ -242,11 +242,11 @@ def test_writers_saving_at_the_same_moment_never_mix_their_runs(tmp_path: Path) 
     winners = []
     for attempt in range(3):
         out, gate = tmp_path / f"out{attempt}", tmp_path / f"go{attempt}"
-        writers = [
-            subprocess.Popen([sys.executable, "-c", WRITER, str(out), tag, str(gate), SRC, str(Path(__file__).parent)],
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
-            for tag in tags
-        ]
+        args = [str(out), "", str(gate), SRC, str(Path(__file__).parent)]
+        writers = []
+        for tag in tags:
+            args[1] = tag
+            writers.append(subprocess.Popen([sys.executable, "-c", WRITER, *args], stderr=subprocess.PIPE, text=True))
         deadline = time.monotonic() + 120
         while not all(Path(f"{gate}.{tag}").exists() for tag in tags) and time.monotonic() < deadline:
             time.sleep(0.01)
