@@ -260,3 +260,23 @@ def test_tour_skips_what_it_finished_with_the_same_settings_and_reruns_the_rest(
     code, _, err = run("tour", "--out", str(out))
     assert code == 0 and ran == ["course"] and err.count("skipped") == 4
     assert json.loads((out / "course" / "config.json").read_text())["config"]["steps"] == 41
+
+
+def test_json_stays_plain_json_on_a_terminal() -> None:
+    out, err = _Terminal(), _Terminal()
+    assert main(["init", "he_normal", "--shape", "4", "2", "--json"], out=out, err=err) == 0
+    assert json.loads(out.getvalue())["plan"]["fan_in"] == 2 and err.getvalue() == ""
+    out = _Terminal()
+    assert main(["run", "symmetry", *SMALL_SYMMETRY, "--json"], out=out, err=_Terminal()) == 0
+    assert "\x1b" not in out.getvalue() and json.loads(out.getvalue())["experiment"] == "symmetry"
+
+
+def test_tables_on_a_terminal_have_a_header_and_plain_text_has_none() -> None:
+    term = _Terminal()
+    assert main(["schemes"], out=term) == 0
+    lines = [line for line in term.getvalue().splitlines() if line.strip()]
+    assert "scheme" in lines[0] and "aliases" in lines[0]  # the header, then a rule
+    plain = io.StringIO()
+    assert main(["schemes"], out=plain) == 0
+    assert all(not line.endswith(" ") and "\x1b" not in line for line in plain.getvalue().splitlines())
+    assert plain.getvalue().splitlines()[0].split()[0] == initlab.names(include_aliases=False)[0]
