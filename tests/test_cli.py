@@ -280,3 +280,19 @@ def test_tables_on_a_terminal_have_a_header_and_plain_text_has_none() -> None:
     assert main(["schemes"], out=plain) == 0
     assert all(not line.endswith(" ") and "\x1b" not in line for line in plain.getvalue().splitlines())
     assert plain.getvalue().splitlines()[0].split()[0] == initlab.names(include_aliases=False)[0]
+
+
+def test_list_name_shows_the_declared_settings_that_set_takes() -> None:
+    from initlab.experiments import make_config, settings
+
+    code, out, _ = run("list", "scale")
+    assert code == 0
+    table = {line.split()[0]: re.split(r" {2,}", line)[:3] for line in out.splitlines()}  # columns: 2+ spaces
+    assert list(table) == [s.name for s in settings("scale")]
+    assert table["scales"] == ["scales", "tuple[float, ...]", "0,0.001,0.01,0.1,1,10,100"]
+    assert "[2, 4096]" in out and "(0, inf)" in out  # ranges as accepted: closed, and open at 0 for lr
+    # each default, given back to --set as printed, is the default
+    defaults = {name: row[2] for name, row in table.items()}
+    assert make_config("scale", defaults) == make_config("scale")
+    code, _, err = run("list", "scael")
+    assert code == 2 and "Did you mean 'scale'" in err

@@ -107,8 +107,6 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(argv: list[str], messa
 
 
 def test_memory_of_a_run_is_checked_before_it_starts(workdir: Path) -> None:
-    if not hasattr(experiments, "peak_bytes"):
-        pytest.skip("initlab.experiments.peak_bytes is not there yet")
     out, err = io.StringIO(), io.StringIO()
     code = main(["run", "course", "--seeds", "100000", "--out", "res"], out=out, err=err)
     assert code == 2 and err.getvalue().count("\n") == 1

@@ -54,11 +54,9 @@ def _settings(pairs: list[str]) -> dict[str, str]:
 
 def _check_memory(name: str, config: Any) -> None:
     """Refuse, before it starts, a run that would need more memory than is available now."""
-    from .. import experiments
+    from ..experiments import peak_bytes
 
-    peak_bytes = getattr(experiments, "peak_bytes", None)
-    if peak_bytes is not None:  # experiments.peak_bytes lands with the experiments' settings
-        check_memory(peak_bytes(name, config), f"the experiment {name} with these settings")
+    check_memory(peak_bytes(name, config), f"the experiment {name} with these settings")
 
 
 def _write_report(folder: Path) -> Path:
@@ -69,13 +67,44 @@ def _write_report(folder: Path) -> Path:
     return Path(write_report(folder, order=list(EXPERIMENTS)))
 
 
+def _text(value: Any) -> str:
+    """A setting's value as ``--set`` takes it: tuples as ``a,b``, floats in their shortest form."""
+    if isinstance(value, tuple):
+        return ",".join(_text(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+def _accepted(setting: Any) -> str:
+    if setting.choices:
+        return ", ".join(setting.choices)
+    if setting.low is None and setting.high is None:
+        return "any"
+    low = "-inf" if setting.low is None else _number(setting.low)
+    high = "inf" if setting.high is None else _number(setting.high)
+    return f"{'(' if setting.low_open else '['}{low}, {high}{')' if setting.high is None else ']'}"
+
+
+def _settings_table(name: str, out: TextIO) -> None:
+    """The declared settings of experiment ``name``: what ``--set`` takes, with defaults and ranges."""
+    from ..experiments import settings
+
+    rows = [(s.name, s.type, _text(s.default), _accepted(s), s.help) for s in settings(name)]
+    print_table(out, rows, ("setting", "type", "default", "accepted", "what it is"), title=f"initlab run {name}")
+
+
 def experiments_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
-    """The experiments with their questions, then the presets and the learner's regimes."""
+    """The experiments with their questions, then the presets and the learner's regimes;
+    with NAME, that experiment's settings."""
     from ..experiments import EXPERIMENTS, PRESETS, REGIMES
 
-    rows = [
-        (name, (module.__doc__ or "").strip().splitlines()[0].replace("``", "")) for name, module in EXPERIMENTS.items()
-    ]
+    if args.name is not None:
+        _settings_table(args.name, out)
+        return
+    rows = [(name, (m.__doc__ or "").strip().splitlines()[0].replace("``", "")) for name, m in EXPERIMENTS.items()]
     print_table(out, rows, ("experiment", "what it shows"))
     print("", file=out)
     presets = []
@@ -84,6 +113,7 @@ def experiments_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> None
         presets.append((preset, f"initlab run {name} --preset {preset}", f"= {shown}"))
     print_table(out, presets, ("preset", "command", "settings"))
     print("the learner's regimes: " + ", ".join(f"{k} = {v}" for k, v in REGIMES.items()), file=out)
+    print("the settings of an experiment: initlab list NAME", file=out)
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:

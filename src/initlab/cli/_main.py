@@ -99,7 +99,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="PATH", help="also write the drawn tensor to PATH as .npy")
 
     sub.add_parser("schemes", help="list the initializer names and their aliases")
-    sub.add_parser("list", help="list the experiments")
+    ls = sub.add_parser("list", help="list the experiments; with NAME, the settings of that experiment")
+    ls.add_argument("name", metavar="NAME", nargs="?", help="an experiment: list its settings (what --set takes)")
 
     r = sub.add_parser(
         "run",

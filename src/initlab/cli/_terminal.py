@@ -28,6 +28,7 @@ def print_table(
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     terminal = out.isatty()
     console = Console(
@@ -46,7 +47,7 @@ def print_table(
         title_justify="left",
     )
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # text as given: "tuple[int, ...]" is not markup
     if terminal:
         console.print(table)
         return
