@@ -42,6 +42,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    non_finite = {"nan", "inf", "-inf"}  # how config.json spells the floats JSON has no word for
+    rows = [{k: float(v) if isinstance(v, str) and v in non_finite else v for k, v in r.items()} for r in rows]
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]

@@ -408,8 +408,14 @@ def _rows(file: Path, columns: dict[str, str]) -> list[dict[str, Any]]:
 
 def _arrays(file: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(file, allow_pickle=False) as npz:
-            return {k.replace("__", "/"): npz[k] for k in npz.files}
+        with open(file, "rb") as fh:  # our own handle, closed on any error
+            npz = np.load(fh, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise _damaged(file, "is not an .npz archive")
+            with npz:
+                return {k.replace("__", "/"): npz[k] for k in npz.files}
+    except InitlabValueError:
+        raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise _damaged(file, f"is truncated or damaged ({type(exc).__name__}: {exc})") from None
 
