@@ -17,9 +17,11 @@ the tests.  Layout:
 
 Supported: hidden activations ``tanh``, ``relu``, ``sigmoid``, ``linear``; loss
 ``bce``; plain gradient descent with a learning rate per model; float32 and
-float64; numpy arrays.  :func:`initlab.engine.train` uses it with
-``backend="numba"`` and says why when a run is outside this scope.  numba compiles
-the kernel once per machine (about 10 s) and caches it on disk.
+float64; numpy arrays; no callback.  :func:`initlab.engine.train` uses it by default for
+runs in this scope that are large enough to pay for loading it, always with
+``backend="numba"`` (and says why when a run is outside this scope).  numba is
+imported on first use only; it compiles the kernel once per machine (about 10 s)
+and caches it on disk (``cache=True``), so a later process loads it in about a second.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 from .._validation import InitlabValueError
 from ._metrics import METRICS
 
-__all__ = ["KERNEL_METRICS", "SUPPORTED_ACTIVATIONS", "check_supported", "train_fused"]
+__all__ = ["KERNEL_METRICS", "SUPPORTED_ACTIVATIONS", "train_fused"]
 
 SUPPORTED_ACTIVATIONS = {"linear": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
 
@@ -52,31 +54,12 @@ def _kernel() -> Any:
     """The compiled kernel (numba is imported here, on first use, never by ``import initlab``)."""
     try:
         from ._fused_kernel import train_kernel
-    except ImportError as exc:
+    except ImportError as exc:  # pragma: no cover - numba, scipy and threadpoolctl are dependencies of initlab
         raise InitlabValueError(
-            "The 'numba' backend needs numba, scipy and threadpoolctl: pip install 'initlab[fast]'. "
-            f"Importing them failed: {exc}."
+            "The 'numba' backend of train needs numba, scipy and threadpoolctl (dependencies of initlab: reinstall "
+            f"it). Importing them failed: {exc}."
         ) from exc
     return train_kernel
-
-
-def check_supported(net: Any, params: Any, optimizer: Any) -> None:
-    """Raise a clear error when a run is outside what the fused kernel implements."""
-    names = [a.name for a in net.hidden]
-    bad = [n for n in names if n not in SUPPORTED_ACTIVATIONS]
-    if bad:
-        raise InitlabValueError(
-            f"The 'numba' backend supports the hidden activations {', '.join(SUPPORTED_ACTIVATIONS)}. Got {bad[0]!r}: "
-            "use backend=None (numpy) or 'torch'."
-        )
-    if net.loss.name != "bce":
-        raise InitlabValueError(f"The 'numba' backend supports the loss 'bce'. Got {net.loss.name!r} instead.")
-    if getattr(optimizer, "name", optimizer) != "gd":
-        raise InitlabValueError(
-            f"The 'numba' backend supports the optimizer 'gd'. Got {getattr(optimizer, 'name', optimizer)!r} instead."
-        )
-    if not all(isinstance(v, np.ndarray) for v in params.values()):
-        raise InitlabValueError("The 'numba' backend needs numpy arrays. Got another array type for 'params'.")
 
 
 def train_fused(net: Any, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *, steps: int, lr: Any,

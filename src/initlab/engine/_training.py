@@ -8,6 +8,23 @@ model, the health statistics of :data:`~initlab.engine.METRICS` (defined once, i
 A model whose loss is not finite is marked ``diverged`` at the first such step;
 the other models of the ensemble train on (the models never mix: each has its
 own slice of every array).
+
+Model ``k`` of an ensemble is model ``k`` alone
+-----------------------------------------------
+On numpy (the reference path), an ensemble is ``M`` single models stepped in
+lockstep: each step runs, for each model in turn, the very calls a single model
+runs (forward, loss, backward, the records, the optimizer's update) on that
+model's own C-ordered 2-D arrays and the shared ``X``, ``Y``.  So model ``k`` of
+``train(net, stack, ...)`` has the same losses, parameters and records, bit for
+bit, as ``train(net, model_k, ...)``, on any CPU and numpy build whose BLAS gives
+the same result for the same call on operands of the same shape and layout
+(OpenBLAS, BLIS, Accelerate and the reference BLAS do; MKL may vary with memory
+alignment unless its conditional numerical reproducibility is on).  The fused
+numba kernel gives the same guarantee for its own numbers (each model is one
+thread's run of the same compiled code).  They are not the numpy path's bits:
+the kernel reassociates sums and uses a rational tanh in float32; the two agree
+to about 1e-10 (float64) and 1e-5 (float32).  On torch the ensemble runs as one
+batched computation and agrees with each model alone to rounding, not bit for bit.
 """
 
 from __future__ import annotations
@@ -20,11 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import InitlabValueError, check_int
+from .._validation import InitlabValueError, check_choice, check_int
 from ._backends import namespace, to_backend, to_numpy
+from ._checks import check_data, check_params
 from ._metrics import METRICS, layer_stats
 from ._mlp import MLP, Cache, Params, backward, forward
-from ._optim import Optimizer, get_optimizer
+from ._optim import OPTIMIZERS, GradientDescent, Optimizer, _check_lr, get_optimizer
 
 __all__ = ["History", "StepInfo", "reporting_progress", "train"]
 
@@ -104,21 +122,162 @@ def _first_nonfinite(losses: np.ndarray) -> np.ndarray:
     return np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
 
 
-def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int,
-                 callback: Any) -> History:  # fmt: skip
-    """The fused CPU kernel of :mod:`initlab.engine`: same math, same history, no callback."""
-    from ._fused import check_supported, train_fused
+#: What ``train``'s ``backend`` accepts (None: numba where it applies and pays, else where the arrays are).
+TRAIN_BACKENDS = ("numpy", "numba", "torch")
 
-    check_supported(net, params, opt)
+#: ``backend=None`` takes the fused kernel (when the run is in its scope) if the numpy path would need more than
+#: this many seconds by :func:`_numpy_seconds`: below it, loading the compiled kernel (about 1 s per process) does not
+#: pay.
+NUMBA_MIN_SECONDS = 2.0
+
+#: The numpy path holds BLAS to one thread when one model's largest matmul has fewer multiply-adds than this.
+BLAS_ONE_THREAD_BELOW = 2e6
+
+
+def _first_nonfinite(losses: np.ndarray) -> np.ndarray:
+    """Per model (column), the first step whose loss is not finite, or -1."""
+    finite = np.isfinite(losses)
+    return np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
+
+
+def _fused_scope(net: MLP, params: Params, X: Any, opt: Optimizer, callback: Any) -> str | None:
+    """Why the fused kernel cannot run this (a sentence), or None when it can."""
+    from ._fused import SUPPORTED_ACTIVATIONS
+
+    bad = [a.name for a in net.hidden if a.name not in SUPPORTED_ACTIVATIONS]
+    if bad:
+        return f"supports the hidden activations {', '.join(SUPPORTED_ACTIVATIONS)}. Got {bad[0]!r}"
+    if net.loss.name != "bce":
+        return f"supports the loss 'bce'. Got {net.loss.name!r}"
+    if type(opt) is not GradientDescent:
+        return f"supports the optimizer 'gd'. Got {opt.name!r}"
     if callback is not None:
-        raise InitlabValueError("The 'numba' backend takes no callback (it keeps no caches). Got a callback.")
+        return "takes no callback (it keeps no caches). Got a callback"
+    if not all(isinstance(v, np.ndarray) for v in params.values()) or not isinstance(X, np.ndarray):
+        return "needs numpy arrays. Got another array type"
+    if params["W1"].dtype not in (np.float32, np.float64):
+        return f"supports float32 and float64. Got {params['W1'].dtype}"
+    return None
+
+
+def _numpy_seconds(net: MLP, n_models: int, m: int, steps: int) -> float:
+    """A rough estimate of the numpy path's time: 40 us of calls per layer and model-step, plus 3 matmuls per layer
+    at 2e9 multiply-adds per second (a 2-core laptop)."""
+    weights = sum(a * b for a, b in zip(net.layer_dims[:-1], net.layer_dims[1:], strict=True))
+    return float(steps) * n_models * (40e-6 * net.n_layers + 3.0 * m * weights / 2e9)
+
+
+def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int) -> History:
+    """The fused CPU kernel of :mod:`initlab.engine`: same math, same history, no callback."""
+    from ._fused import train_fused
+
     losses, records, raw = train_fused(net, params, X, Y, steps=steps, lr=opt.lr, record_every=record_every)
     report = _PROGRESS.get()
     if report is not None:  # the kernel runs all steps in one call: one report at its end
         report(steps, steps)
     stats = {metric: raw[..., i] for i, metric in enumerate(METRICS)}  # the kernel wrote the table's columns
-    diverged_at = _first_nonfinite(losses)
-    return History(losses, records, stats, diverged_at)
+    return History(losses, records, stats, _first_nonfinite(losses))
+
+
+def _stack(items: list[Any]) -> Any:
+    """Model arrays stacked on a leading axis (the shared X, the same object for every model, stays as it is)."""
+    return items[0] if all(it is items[0] for it in items) else np.stack(items)
+
+
+def _stacked_info(t: int, seen: list[tuple[Params, list[Cache], Params, Any]]) -> StepInfo:
+    """One :class:`StepInfo` for an ensemble from each model's (params, caches, grads, loss)."""
+    params = {key: _stack([s[0][key] for s in seen]) for key in seen[0][0]}
+    n_layers = len(seen[0][1])
+    caches: list[Cache] = [
+        (_stack([s[1][l][0] for s in seen]), _stack([s[1][l][1] for s in seen]), _stack([s[1][l][2] for s in seen]))
+        for l in range(n_layers)
+    ]
+    grads = {key: _stack([s[2][key] for s in seen]) for key in seen[0][2]}
+    return StepInfo(t, params, caches, grads, np.asarray([s[3] for s in seen]))
+
+
+def _train_models(net: MLP, params: Params, X: np.ndarray, Y: np.ndarray, steps: int, opt: Optimizer,
+                  record_every: int, callback: Any) -> History:  # fmt: skip
+    """The numpy reference: each model stepped on its own arrays, in lockstep (see the module docstring)."""
+    ensemble = params["W1"].ndim == 3
+    n_models = params["W1"].shape[0] if ensemble else 1
+    keys = [f"{p}{l}" for l in range(1, net.n_layers + 1) for p in ("W", "b")]
+    # every model's own C-ordered copies: one model alone and model k of a stack start from the same layout
+    models = [{key: np.array(params[key][k] if ensemble else params[key], order="C") for key in keys}
+              for k in range(n_models)]  # fmt: skip
+    opts = opt.split(n_models)
+    X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+    report = _PROGRESS.get()
+    every = max(1, steps // 50)
+    losses = np.empty((steps, n_models))
+    records: list[int] = []
+    stats: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
+    extra: list[Any] = []
+    for t in range(steps):
+        record = bool(record_every) and (t % record_every == 0 or t == steps - 1)
+        seen: list[tuple[Params, list[Cache], Params, Any]] = []
+        rows: list[dict[str, np.ndarray]] = []
+        for k, p in enumerate(models):
+            ZL, caches = forward(net, p, X, np)
+            loss = net.loss.value(np, ZL, Y)
+            grads = backward(net, p, caches, net.loss.grad(np, ZL, Y), np)
+            losses[t, k] = loss
+            if record:
+                rows.append(layer_stats(net, p, caches, grads, np))
+                if callback is not None:
+                    seen.append((dict(p), caches, grads, loss))  # the parameters before this step's update
+            opts[k].step(p, grads, np)
+        if record:
+            records.append(t)
+            for metric in METRICS:
+                stats[metric].append(np.concatenate([r[metric] for r in rows]))  # (M, L)
+            if callback is not None:
+                info = StepInfo(t, *seen[0]) if not ensemble else _stacked_info(t, seen)
+                extra.append(callback(info))
+        if report is not None and ((t + 1) % every == 0 or t == steps - 1):
+            report(t + 1, steps)
+    opt.merge(opts)
+    for key in keys:
+        params[key] = np.stack([p[key] for p in models]) if ensemble else models[0][key]
+    n_layers = net.n_layers
+    stacked = {m: np.stack(v) if v else np.empty((0, n_models, n_layers)) for m, v in stats.items()}
+    return History(losses, np.asarray(records, dtype=int), stacked, _first_nonfinite(losses), extra)
+
+
+def _train_batched(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int,
+                   callback: Any) -> History:  # fmt: skip
+    """Any array namespace (torch, on CPU or GPU): the ensemble as one batched computation."""
+    xp = namespace(params["W1"])
+    report = _PROGRESS.get()
+    every = max(1, steps // 50)
+    n_models = params["W1"].shape[0] if params["W1"].ndim == 3 else 1
+    losses = np.empty((steps, n_models))
+    records: list[int] = []
+    stats: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
+    extra: list[Any] = []
+    for t in range(steps):
+        ZL, caches = forward(net, params, X, xp)
+        loss = net.loss.value(xp, ZL, Y)
+        grads = backward(net, params, caches, net.loss.grad(xp, ZL, Y), xp)
+        losses[t] = to_numpy(loss)
+        if record_every and (t % record_every == 0 or t == steps - 1):
+            records.append(t)
+            for metric, values in layer_stats(net, params, caches, grads, xp).items():
+                stats[metric].append(values)
+            if callback is not None:
+                extra.append(callback(StepInfo(t, params, caches, grads, loss)))
+        opt.step(params, grads, xp)
+        if report is not None and ((t + 1) % every == 0 or t == steps - 1):
+            report(t + 1, steps)
+    n_layers = net.n_layers
+    stacked = {m: np.stack(v) if v else np.empty((0, n_models, n_layers)) for m, v in stats.items()}
+    return History(losses, np.asarray(records, dtype=int), stacked, _first_nonfinite(losses), extra)
+
+
+def _blas_threads(net: MLP, m: int) -> int | None:
+    """The numpy path's BLAS thread count: 1 for small matrices (threads cost more than they give), else as is."""
+    largest = max(a * b for a, b in zip(net.layer_dims[:-1], net.layer_dims[1:], strict=True)) * m
+    return 1 if largest < BLAS_ONE_THREAD_BELOW else None
 
 
 def train(
@@ -129,7 +288,7 @@ def train(
     *,
     steps: int = 1000,
     optimizer: str | Optimizer = "gd",
-    lr: Any = 0.01,
+    lr: Any = None,
     record_every: int = 100,
     callback: Callable[[StepInfo], Any] | None = None,
     backend: str | None = None,
@@ -137,17 +296,37 @@ def train(
 ) -> History:
     """Train ``params`` (updated in place) for ``steps`` full-batch steps on ``X``, ``Y``.
 
-    ``optimizer`` is a name (``gd``, ``momentum``, ``adam``, taking ``lr``: a float or one
-    per model) or an :class:`~initlab.engine.Optimizer`.  Every ``record_every`` steps
-    (and at the last step) the :data:`METRICS` are recorded and ``callback(StepInfo)``
-    is called; whatever it returns is kept in ``History.extra``.  ``record_every=0``
-    records nothing but the loss.
+    ``X`` is ``(n_0, m)`` and ``Y`` ``(n_L, m)`` (examples as columns; labels 0/1 for
+    ``bce``, one-hot columns for ``softmax_ce``); ``params`` holds ``W1, b1, ..., WL, bL``
+    of one model or of ``M`` (a leading model axis).  All of it is checked before the
+    first step.  ``optimizer`` is a name (``gd``, ``momentum``, ``adam``) with ``lr``
+    (a float or one per model; 0.01 when left out), or an
+    :class:`~initlab.engine.Optimizer`, which carries its own ``lr``.  Every
+    ``record_every`` steps (and at the last step) the :data:`METRICS` are recorded
+    and ``callback(StepInfo)`` is called; whatever it returns is kept in
+    ``History.extra``.  ``record_every=0`` records nothing but the loss.
 
-    Backends: the arrays may be numpy or torch tensors (see :mod:`initlab.engine`),
-    and the math runs where they are.  Or pass ``backend="torch"`` (with
-    ``device="cuda"`` for a GPU): ``params``, ``X`` and ``Y`` are moved there for the
-    run and the trained values are written back into ``params`` in their original
-    type.  The history is numpy either way.
+    Backends (``backend``):
+
+    - ``None`` (the default): the fused numba kernel when the run is in its scope
+      (numpy float32/float64 arrays; hidden activations tanh, relu, sigmoid, linear;
+      loss ``bce``; optimizer ``gd``; no callback) and large enough to pay for loading
+      it (the numpy path would take more than ``NUMBA_MIN_SECONDS``, 2 s, by the estimate
+      ``steps x M x (40 us x L + 3 m x weights / 2e9)``); otherwise the numpy
+      reference, or torch when the arrays are torch tensors.
+    - ``"numpy"``: always the reference path (exact per-step values; model ``k`` of an
+      ensemble is model ``k`` alone, bit for bit: see :mod:`initlab.engine`).
+    - ``"numba"``: the fused kernel, or an error saying why the run is outside it.
+    - ``"torch"`` (with ``device="cuda"`` for a GPU): ``params``, ``X`` and ``Y`` are
+      moved there for the run and the trained values are written back into ``params``
+      in their original type.
+
+    Threads: on the numpy path, BLAS is held to one thread while one model's largest
+    matmul (``n_l x n_{l-1} x m``) is below ``BLAS_ONE_THREAD_BELOW`` (2e6 multiply-adds):
+    such matrices take longer to split across threads than to multiply, and extra
+    threads slow everything down when other work shares the cores.  Larger runs use
+    BLAS's own threads.  The numba kernel runs one model per thread with BLAS held to
+    one thread.  The history is numpy either way.
 
     >>> from initlab.engine import init_params
     >>> net = MLP.make([2, 8, 1], "tanh")
@@ -159,40 +338,55 @@ def train(
     """
     steps = check_int(steps, "steps", "train", low=1)
     record_every = check_int(record_every, "record_every", "train", low=0)
-    opt = get_optimizer(optimizer, lr)
-    if backend == "numba":
-        return _train_numba(net, params, X, Y, steps, opt, record_every, callback)
     if backend is not None:
+        backend = check_choice(backend, "backend", TRAIN_BACKENDS, "train")
+    if device is not None and backend != "torch":
+        raise InitlabValueError(
+            f"The 'device' argument of train needs backend='torch'. Got device={device!r} with backend={backend!r}."
+        )
+    if callback is not None and not callable(callback):
+        raise InitlabValueError(f"The 'callback' argument of train must be callable. Got {type(callback).__name__}.")
+    if isinstance(optimizer, Optimizer):
+        if lr is not None:
+            raise InitlabValueError(
+                f"The 'lr' argument of train must be left out when 'optimizer' is an Optimizer: it has its own "
+                f"(lr={optimizer.lr!r}). Got lr={lr!r} as well."
+            )
+        opt = optimizer
+    else:
+        rate = 0.01 if lr is None else _check_lr(lr, "train")
+        opt = get_optimizer(check_choice(optimizer, "optimizer", list(OPTIMIZERS), "train"), rate)
+    n_models = check_params(net, params)
+    opt.rates(n_models, "train", "lr" if not isinstance(optimizer, Optimizer) else "optimizer")
+    X, Y = check_data(net, X, Y)
+    if backend == "torch":
         home = "numpy" if isinstance(params["W1"], np.ndarray) else "torch"
-        moved = to_backend(params, backend, device)
-        X, Y = to_backend(X, backend, device), to_backend(Y, backend, device)
-        history = train(net, moved, X, Y, steps=steps, optimizer=opt, record_every=record_every, callback=callback)
+        moved = to_backend(params, "torch", device)
+        Xt, Yt = to_backend(X, "torch", device), to_backend(Y, "torch", device)
+        history = _train_batched(net, moved, Xt, Yt, steps, opt, record_every, callback)
         params.update(to_backend(moved, home))
         return history
-    xp = namespace(params["W1"])
-    report = _PROGRESS.get()
-    every = max(1, steps // 50)
-    n_models = params["W1"].shape[0] if params["W1"].ndim == 3 else 1
-    losses = np.empty((steps, n_models))
-    records: list[int] = []
-    stats: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
-    extra: list[Any] = []
+    numpy_arrays = isinstance(params["W1"], np.ndarray)
+    if backend == "numpy" and not numpy_arrays:
+        home = to_backend(params, "numpy")
+        history = train(net, home, to_numpy(X), to_numpy(Y), steps=steps, optimizer=opt, record_every=record_every,
+                        callback=callback, backend="numpy")  # fmt: skip
+        params.update(to_backend(home, "torch", str(getattr(params["W1"], "device", "cpu"))))
+        return history
+    why_not = _fused_scope(net, params, X, opt, callback)
+    if backend == "numba" and why_not is not None:
+        raise InitlabValueError(f"The 'numba' backend of train {why_not}: use backend='numpy' or 'torch'.")
+    m = int(X.shape[1])
+    auto = backend is None and why_not is None and _numpy_seconds(net, n_models, m, steps) >= NUMBA_MIN_SECONDS
+    if backend == "numba" or auto:
+        return _train_numba(net, params, X, Y, steps, opt, record_every)
+    if not numpy_arrays:
+        return _train_batched(net, params, X, Y, steps, opt, record_every, callback)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is data, not an error
-        for t in range(steps):
-            ZL, caches = forward(net, params, X, xp)
-            loss = net.loss.value(xp, ZL, Y)
-            grads = backward(net, params, caches, net.loss.grad(xp, ZL, Y), xp)
-            losses[t] = to_numpy(loss)
-            if record_every and (t % record_every == 0 or t == steps - 1):
-                records.append(t)
-                for metric, values in layer_stats(net, params, caches, grads, xp).items():
-                    stats[metric].append(values)
-                if callback is not None:
-                    extra.append(callback(StepInfo(t, params, caches, grads, loss)))
-            opt.step(params, grads, xp)
-            if report is not None and ((t + 1) % every == 0 or t == steps - 1):
-                report(t + 1, steps)
-    diverged_at = _first_nonfinite(losses)
-    n_layers = net.n_layers
-    stacked = {m: np.stack(v) if v else np.empty((0, n_models, n_layers)) for m, v in stats.items()}
-    return History(losses, np.asarray(records, dtype=int), stacked, diverged_at, extra)
+        threads = _blas_threads(net, m)
+        if threads is None:
+            return _train_models(net, params, X, Y, steps, opt, record_every, callback)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(threads, user_api="blas"):
+            return _train_models(net, params, X, Y, steps, opt, record_every, callback)
