@@ -132,6 +132,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str, str]] = {
                            "is not UTF-8 text"),
     "rows.csv ragged": (lambda f: (f / "rows.csv").write_text("model,value\n1,2,3\n"), "rows.csv",
                         "a row of the wrong length on line 2"),
+    "rows.csv without metric": (lambda f: (f / "rows.csv").write_text("model,step,layer,value\n1,2,3,4\n"),
+                                "rows.csv", "has no 'metric' on line 2"),
     "rows.csv bad number": (lambda f: (f / "rows.csv").write_text("model,value\nx,2\n"), "rows.csv",
                             "'x' in the int column 'model' on line 2"),
     "answer.txt not utf-8": (lambda f: (f / "answer.txt").write_bytes(b"\xc3("), "answer.txt", "is not UTF-8"),

@@ -174,6 +174,7 @@ def _symmetry(result: Result, plt: Any) -> dict[str, Any]:
         ax.yaxis.set_minor_locator(NullLocator())
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlim(widths[0] / 1.3, widths[-1] * 3.5)  # room for the labels on the right
+        ax.set_ylim(1 / 1.3, widths[-1] * 1.6)
     _label_ends(ax, ends)
     fig.tight_layout()
     out = {"symmetry": fig}
@@ -185,7 +186,7 @@ def _symmetry(result: Result, plt: Any) -> dict[str, Any]:
         ax = axes.flat[i]
         _loss_panel(ax, result, ("width",), {"init": init},
                     lambda g: (f"width {g['width']}", width_colour.get(g["width"], "#000"), "-"))  # fmt: skip
-        ax.set(xlabel="step", ylabel="loss" if i % cols == 0 else "", title=str(init))
+        ax.set(xlabel="step", ylabel="loss" if i % cols == 0 else "", title=str(init), yscale="log")
     for ax in list(axes.flat)[len(inits) :]:
         ax.set_visible(False)
     handles = [plt.Line2D([], [], color=width_colour[w], label=f"width {w}") for w in widths]

@@ -64,7 +64,9 @@ def _section(result: Result, figures: dict[str, bytes]) -> dict[str, Any]:
         "question": result.question,
         "answer": result.answer,
         "tables": {title: _table(rows) for title, rows in result.tables.items() if rows},
-        "figures": [{"name": n, "data": base64.b64encode(d).decode("ascii")} for n, d in figures.items()],
+        "figures": [
+            {"name": n.replace("_", " "), "data": base64.b64encode(d).decode("ascii")} for n, d in figures.items()
+        ],
         "claims": [{"claim": c, "held": held} for c, held in result.claims.items()],
         "diverged": _table(gone) if gone else None,
         "diverged_count": len(gone),

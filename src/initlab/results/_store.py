@@ -57,6 +57,7 @@ FIGURE_SUFFIXES = (".png", ".svg")
 LOCK_NAME = ".initlab.lock"
 _WORK = re.compile(r"^\.(?P<name>.+)\.initlab-(?P<kind>tmp|old)-[0-9a-f]{16}$")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_KEY_COLUMNS = ("model", "step", "layer", "metric", "value")  # every row has them (see Result)
 
 
 # ---------------------------------------------------------------------------------------------- checks of `out`
@@ -276,6 +277,13 @@ def save(result: Result, out: str | Path, *, figures: bool = True) -> Path:
     The folder appears whole or not at all, even when the process is killed or
     another process saves the same experiment into ``out`` at the same moment (the
     last one to finish wins, whole).  Returns that folder.
+
+    >>> import tempfile
+    >>> from initlab.results import Result, finished, load, save
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     folder = save(Result("demo", {"steps": 3}, [], answer="42"), out, figures=False)
+    ...     print(folder.name, load(folder).answer, finished(out, "demo", {"steps": 3}), finished(out, "demo", {}))
+    demo 42 True False
     """
     root = check_writable(out)
     target = root / result.name
@@ -400,6 +408,9 @@ def _rows(file: Path, columns: dict[str, str]) -> list[dict[str, Any]]:
                 except (ValueError, KeyError):
                     what = f"has {value[:20]!r} in the {kind} column {key!r} on line {reader.line_num}"
                     raise _damaged(file, what) from None
+            lacking = [c for c in _KEY_COLUMNS if c not in row]
+            if lacking:
+                raise _damaged(file, f"has no {', '.join(map(repr, lacking))} on line {reader.line_num}")
             rows.append(row)
     except csv.Error as exc:
         raise _damaged(file, f"is not valid CSV ({exc})") from None
