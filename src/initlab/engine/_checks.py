@@ -130,7 +130,7 @@ def check_data(net: MLP, X: Any, Y: Any) -> tuple[Any, Any]:
         if bad.any():
             raise InitlabValueError(
                 f"The 'Y' argument of train must hold labels 0 or 1 for the loss {net.loss.name!r}. "
-                f"Got {y[tuple(np.argwhere(bad)[0])]!r} in {_first_bad(bad)}."
+                f"Got {y[tuple(np.argwhere(bad)[0])].item()!r} in {_first_bad(bad)}."
             )
     if net.loss.name == "softmax_ce":
         sums = y.sum(axis=0)
