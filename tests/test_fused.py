@@ -89,3 +89,39 @@ def test_fused_takes_no_callback() -> None:
     p = init_params(net.layer_dims, weights="he_normal", rng=0)
     with pytest.raises(InitlabValueError, match="takes no callback"):
         train(net, p, np.zeros((2, 5)), np.zeros((1, 5)), steps=2, backend="numba", callback=print)
+
+
+def test_the_kernel_writes_the_tables_columns_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # reorder the table: every metric must still come out under its own name
+    from types import MappingProxyType
+
+    import initlab.engine._fused as fused
+    import initlab.engine._training as training
+
+    net, p, q, X, Y = _pair("tanh", np.float64)
+    h = train(net, p, X, Y, steps=20, lr=0.1, record_every=10, backend="numba")
+    reordered = MappingProxyType(dict(reversed(list(METRICS.items()))))
+    monkeypatch.setattr(fused, "METRICS", reordered)
+    monkeypatch.setattr(training, "METRICS", reordered)
+    assert fused._columns().tolist() == [6, 5, 4, 3, 2, 1, 0]
+    hr = train(net, q, X, Y, steps=20, lr=0.1, record_every=10, backend="numba")
+    for metric in METRICS:
+        assert np.array_equal(hr.stats[metric], h.stats[metric], equal_nan=True), metric
+
+
+def test_backend_none_takes_the_kernel_where_it_applies_and_pays(monkeypatch: pytest.MonkeyPatch) -> None:
+    import initlab.engine._training as training
+
+    net, p, _, X, Y = _pair("tanh", np.float32)
+
+    def run(**kw):  # type: ignore[no-untyped-def]
+        return train(net, {k: v.copy() for k, v in p.items()}, X, Y, steps=15, lr=0.1, record_every=5, **kw)
+
+    fused, reference = run(backend="numba"), run(backend="numpy")
+    assert not np.array_equal(fused.loss, reference.loss)  # float32 tanh: the kernel's own rounding
+    assert np.array_equal(run().loss, reference.loss)  # a small run stays on numpy
+    monkeypatch.setattr(training, "NUMBA_MIN_SECONDS", 0.0)
+    assert np.array_equal(run().loss, fused.loss)  # a "large" run in scope takes the kernel
+    assert np.array_equal(run(backend="numpy").loss, reference.loss)  # numpy forces the reference
+    assert np.array_equal(run(callback=lambda s: None).loss, reference.loss)  # out of scope: a callback
+    assert np.array_equal(run(optimizer="momentum").loss, run(optimizer="momentum", backend="numpy").loss)
