@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["CHUNK_BYTES", "ROW_BYTES", "Divergence", "chunks", "concat", "distinct", "diverged_sentence",
-           "divergence", "mean_sd", "question_of"]  # fmt: skip
+           "divergence", "mean_sd"]  # fmt: skip
 
 #: Memory one chunk of an ensemble may take; the seeds beyond it train in further chunks.
 CHUNK_BYTES = 256 * 2**20
@@ -105,12 +105,6 @@ def concat(parts: Sequence[dict[str, Any]], axis: Callable[[str], int | None]) -
         a = axis(key)
         out[key] = parts[0][key] if a is None else np.concatenate([p[key] for p in parts], axis=a)
     return out
-
-
-def question_of(doc: str | None) -> str:
-    """The first paragraph of a module docstring as plain text (no RST quotes, no line breaks)."""
-    first = (doc or "").strip().split("\n\n")[0]
-    return " ".join(first.replace("``", "").split())
 
 
 def distinct(W: Any, b: Any, A: Any) -> np.ndarray:

@@ -31,7 +31,17 @@ from typing import Any
 import numpy as np
 
 from .. import data as _data
-from ..engine import ACTIVATIONS, MLP, StepInfo, SymmetryWarning, accuracy, init_ensemble, train
+from ..engine import (
+    ACTIVATIONS,
+    MLP,
+    StepInfo,
+    SymmetryWarning,
+    accuracy,
+    dead_share,
+    init_ensemble,
+    numerical_rank,
+    train,
+)
 from ..results import Result
 from ._common import ROW_BYTES, distinct, diverged_sentence, divergence
 from ._settings import MAX_STEPS, Settings, command, setting
@@ -100,7 +110,7 @@ def _train_activation(cfg: Config, d: _data.Dataset, act: str) -> dict[str, Any]
         warnings.simplefilter("ignore", SymmetryWarning)
         params = init_ensemble(net.layer_dims, seeds=seeds, weights=weights, biases=biases)
     records: dict[str, list[Any]] = {"distinct_units": [], "rank_W1": [], "sv_ratio_W1": [], "dead": []}
-    can_die = net.hidden[0].can_die
+    g = net.hidden[0]
 
     def measure(info: StepInfo) -> None:
         W1, b1, A1 = info.params["W1"], info.params["b1"], info.caches[0][2]
@@ -108,7 +118,7 @@ def _train_activation(cfg: Config, d: _data.Dataset, act: str) -> dict[str, Any]
         rank, ratio = _rank(W1)
         records["rank_W1"].append(rank)
         records["sv_ratio_W1"].append(ratio)
-        dead = np.mean(~np.any(A1 != 0, axis=-1), axis=-1) if can_die else np.full(len(W1), np.nan)
+        dead = np.asarray(dead_share(np, g, A1), dtype=np.float64)  # NaN unless the activation can die
         records["dead"].append(np.where(np.isfinite(A1).all(axis=(-2, -1)), dead, np.nan))
 
     with np.errstate(over="ignore", invalid="ignore"):
@@ -136,13 +146,13 @@ def _train_activation(cfg: Config, d: _data.Dataset, act: str) -> dict[str, Any]
 
 
 def _rank(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per model: the numerical rank of ``W`` and its smallest/largest singular value; NaN where W is not finite."""
-    ok = np.isfinite(W).all(axis=(-2, -1))
-    rank, ratio = np.full(len(W), np.nan), np.full(len(W), np.nan)
+    """Per model: the engine's numerical rank of ``W`` and its smallest/largest singular value; NaN where ``W``
+    is not finite (it has no rank)."""
+    rank = np.array([r if r >= 0 else np.nan for r, _ in map(numerical_rank, W)], dtype=np.float64)
+    ratio = np.full(len(W), np.nan)
+    ok = np.isfinite(rank)
     if ok.any():
         s = np.linalg.svd(W[ok], compute_uv=False)  # (M, min(n_1, n_0)), largest first
-        tol = max(W.shape[-2:]) * np.finfo(np.float64).eps * s[:, :1]
-        rank[ok] = np.sum(s > tol, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio[ok] = np.where(s[:, 0] > 0, s[:, -1] / s[:, 0], np.nan)
     return rank, ratio

@@ -95,11 +95,11 @@ class Config(Settings):
 
 
 def _init_bytes(cfg: Config, m: int, n_x: int) -> int:
-    """One model's bytes at initialization (float32): parameters, caches Z and A, the backward pass's dZ and dA,
-    the gradients, and the temporaries of the statistics."""
+    """One model's bytes at initialization (float32): parameters and gradients, the caches Z and A of every
+    layer, and a few layers' worth of temporaries (the backward pass's dZ and dA, the statistics')."""
     n, L = cfg.width, cfg.layers
     weights = n * n_x + (L - 1) * n * n + n
-    return 4 * (3 * weights + L * (6 * n * m) + 4 * m)
+    return 4 * (2 * weights + (2 * L + 6) * n * m + 4 * m)
 
 
 def _train_bytes(cfg: Config, m: int, n_x: int) -> int:
