@@ -68,13 +68,16 @@ class Setting:
             one = {"int": "an int", "float": "a finite float", "str": "a string"}[self.item]
             bounds = []
             if self.low is not None:
-                bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+                bounds.append(f"{'>' if self.low_open else '>='} {self._bound(self.low)}")
             if self.high is not None:
-                bounds.append(f"<= {self.high:g}")
+                bounds.append(f"<= {self._bound(self.high)}")
             one += (" " + " and ".join(bounds)) if bounds else ""
         if self.is_tuple:
             return f"a non-empty list of distinct values, each {one}"
         return one
+
+    def _bound(self, x: float) -> str:
+        return str(int(x)) if self.item == "int" else f"{x:g}"
 
     def _error(self, where: str, value: Any, kind: Any = InitlabValueError) -> Exception:
         shown = _short(value)
