@@ -6,8 +6,8 @@ and runs it, so every approach is timed round-robin on the same machine and its 
 are checked against the same float64 reference.
 
 initlab approaches (all through the public ``initlab.engine.train``):
-  initlab_numpy   the reference engine, all M models batched on a leading axis (numpy)
-  initlab_numba   the fused CPU kernel (``backend="numba"``)
+  initlab_numpy   the reference engine (``backend="numpy"``): M single models stepped in lockstep
+  initlab_numba   the fused CPU kernel (``backend="numba"``; what ``backend=None`` picks for these runs)
   *+diag          the same, recording every per-layer statistic at every step
 
 Usage:
@@ -53,7 +53,7 @@ def make_approaches(peers: Any) -> list[type]:
         """M models of the case trained by initlab's train(), as one ensemble."""
 
         name = "initlab_numpy"
-        backend: str | None = None
+        backend: str | None = "numpy"
         framework = "numpy"
 
         def __init__(self, case, params0, X, y, dtype, device, diag=False):  # type: ignore[no-untyped-def]

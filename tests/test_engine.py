@@ -422,3 +422,22 @@ def test_accuracy_and_forward_shapes() -> None:
     assert acc.shape == (3,) and ((acc >= 0) & (acc <= 1)).all()
     grads = backward(net, stack, caches, net.loss.grad(np, ZL, Y))
     assert list(grads) == ["dW1", "db1", "dW2", "db2"] and grads["dW1"].shape == (3, 3, 2)
+
+
+def test_blas_is_held_to_one_thread_for_small_matrices(monkeypatch: pytest.MonkeyPatch) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import initlab.engine._training as training
+
+    def blas_threads(_info) -> list[int]:  # type: ignore[no-untyped-def]
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    outside = blas_threads(None)
+    net = MLP.make([2, 8, 1], "tanh")
+    p = init_params(net.layer_dims, weights="xavier_normal", rng=0)
+    X, Y = _toy(n_x=2, m=20)
+    h = train(net, p, X, Y, steps=2, record_every=1, callback=blas_threads, backend="numpy")
+    assert h.extra == [[1] * len(outside)] * 2
+    assert blas_threads(None) == outside  # restored after the run
+    monkeypatch.setattr(training, "BLAS_ONE_THREAD_BELOW", 0)  # as if the matrices were large
+    h = train(net, p, X, Y, steps=1, record_every=1, callback=blas_threads, backend="numpy")
+    assert h.extra == [outside]
