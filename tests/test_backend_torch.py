@@ -66,3 +66,17 @@ def test_cuda_float64_agrees_with_numpy() -> None:
     np.testing.assert_allclose(hc.loss, h.loss, rtol=1e-6)
     for key in p:
         np.testing.assert_allclose(pc[key], p[key], rtol=1e-6, atol=1e-12)
+
+
+def test_torch_ensemble_agrees_with_each_model_alone_to_rounding() -> None:
+    # torch trains an ensemble as one batched computation: equal to rounding, which is what the engine promises
+    d = data.circles()
+    net = MLP.make([2, 16, 8, 1], "tanh")
+    p = init_ensemble(net.layer_dims, seeds=[0, 1, 2], weights="xavier_normal", biases="normal(std=0.1)")
+    singles = [{k: v[i].copy() for k, v in p.items()} for i in range(3)]
+    h = train(net, p, d.X_train, d.Y_train, steps=60, lr=0.1, record_every=20, backend="torch")
+    for k, alone in enumerate(singles):
+        hk = train(net, alone, d.X_train, d.Y_train, steps=60, lr=0.1, record_every=20, backend="torch")
+        np.testing.assert_allclose(h.loss[:, k], hk.loss[:, 0], rtol=1e-12)
+        for metric in METRICS:
+            np.testing.assert_allclose(h.stats[metric][:, k], hk.stats[metric][:, 0], rtol=1e-10, atol=1e-14)

@@ -2,7 +2,18 @@
 
 Shapes: ``X`` is ``(n_0, m)``, ``W[l]`` is ``(n_l, n_{l-1})``, ``b[l]`` is ``(n_l, 1)``;
 an ensemble of ``M`` models adds a leading axis to every parameter.  Every health
-statistic the engine records is defined once, in :data:`METRICS`.
+statistic the engine records is defined once, in :data:`METRICS` (``_metrics``).
+
+What is guaranteed about ensembles (details in :func:`train`):
+
+- numpy (``backend="numpy"``, the reference): model ``k`` of an ensemble is model ``k``
+  alone, bit for bit (losses, parameters, records), for every activation, loss,
+  optimizer, dtype and memory layout, given a BLAS that returns the same bits for the
+  same call on operands of the same shape and layout;
+- numba (the fused kernel): the same, for the kernel's own numbers; they agree with
+  numpy's to about 1e-10 in float64 and 1e-5 in float32, not bit for bit;
+- torch: the ensemble is one batched computation; model ``k`` agrees with model ``k``
+  alone and with numpy to rounding (about 1e-10 in float64), not bit for bit.
 """
 
 from __future__ import annotations

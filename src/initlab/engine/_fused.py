@@ -1,9 +1,11 @@
 """The fused CPU backend: the engine's math compiled with numba, for ensembles of small nets.
 
-This is a second lowering of exactly the math of :mod:`initlab.engine` and
-:mod:`initlab.engine` (forward, backward, gradient descent, the recorded
-statistics), written for speed on a CPU, and checked against that reference in
-the tests.  Layout:
+This is a second lowering of exactly the math of :mod:`initlab.engine` (forward,
+backward, gradient descent, the recorded statistics of :data:`METRICS`), written
+for speed on a CPU, and checked against the numpy reference in the tests.  Each
+model is one thread's run of the same compiled code on its own arrays, so model
+``k`` of an ensemble gets the same bits as model ``k`` alone; they are not the numpy
+path's bits (sums are reassociated, float32 tanh is approximated).  Layout:
 
 - each thread owns whole models (``prange`` over the model axis) and trains one
   model through all its steps before the next, so the model's weights and

@@ -10,8 +10,11 @@ Shapes (the course's notation, examples as columns)::
 
 Ensembles: every parameter may carry one leading model axis ``M`` (``W[l]`` is
 ``(M, n_l, n_{l-1})``), and then so do ``Z``, ``A`` and the gradients; ``X`` stays
-``(n_0, m)`` and is shared.  The same lines of code train one model or ``M`` in
-lockstep (``@`` broadcasts over the model axis).
+``(n_0, m)`` and is shared.  The same lines of code run one model or ``M`` at once
+(``@`` broadcasts over the model axis): that is how the torch backend trains an
+ensemble.  :func:`~initlab.engine.train`'s numpy path calls them once per model instead,
+on each model's own 2-D arrays, so that model ``k`` of an ensemble is model ``k`` alone
+bit for bit.
 
 Parameters are a dict ``{"W1": ..., "b1": ..., "W2": ...}`` as in the course;
 gradients are ``{"dW1": ..., "db1": ...}``.  Every function takes the array namespace
