@@ -348,3 +348,12 @@ def test_load_names_the_damaged_file(tmp_path: Path) -> None:
     (folder / "config.json").unlink()
     with pytest.raises(InitlabValueError, match=r"must hold rows\.csv, config\.json.*; it lacks config\.json\.$"):
         load(folder)
+
+
+@pytest.mark.parametrize("name", ["", "../escape", ".hidden", "a/b"])
+def test_save_refuses_a_result_name_that_is_not_a_plain_folder_name(tmp_path: Path, name: str) -> None:
+    result = small_result("a")
+    result.name = name
+    with pytest.raises(InitlabValueError, match=r"^The 'result' argument of save must have a name that is a plain"):
+        save(result, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []

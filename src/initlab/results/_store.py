@@ -285,6 +285,12 @@ def save(result: Result, out: str | Path, *, figures: bool = True) -> Path:
     ...     print(folder.name, load(folder).answer, finished(out, "demo", {"steps": 3}), finished(out, "demo", {}))
     demo 42 True False
     """
+    name = result.name
+    if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or os.sep in name or "\0" in name:
+        raise InitlabValueError(
+            f"The 'result' argument of save must have a name that is a plain folder name (no '/', not hidden). "
+            f"Got {name!r} instead."
+        )
     root = check_writable(out)
     target = root / result.name
     if target.exists() or target.is_symlink():  # fail before touching anything; checked again under the lock
