@@ -299,10 +299,12 @@ def test_the_callback_sees_the_stacked_ensemble_before_the_update() -> None:
     W1 = stack["W1"].copy()
     X, Y = _toy(n_x=2, m=12)
     seen = []
-    train(net, stack, X, Y, steps=3, lr=0.5, record_every=2, callback=seen.append)
+    h = train(
+        net, stack, X, Y, steps=3, lr=0.5, record_every=2, callback=lambda s: seen.append(s) or s.params["W1"].copy()
+    )
     first = seen[0]
     assert [s.step for s in seen] == [0, 2]
-    assert np.array_equal(first.params["W1"], W1) and first.params["W1"].shape == (3, 5, 2)
+    assert np.array_equal(h.extra[0], W1) and h.extra[0].shape == (3, 5, 2)  # as it was at step 0
     assert first.caches[0][0] is not None and first.caches[0][1].shape == (3, 5, 12)
     assert first.grads["dW2"].shape == (3, 1, 5) and first.loss.shape == (3,)
     for k in range(3):

@@ -229,27 +229,32 @@ def layer_stats(
     (or ``None``: the gradient metrics are then NaN).  A metric that does not apply to a
     layer is NaN there.
     """
-    L = net.n_layers
-    out: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
+    batch = params["W1"].shape[0] if params["W1"].ndim == 3 else 1
+    out = {name: np.full((batch, net.n_layers), math.nan) for name in METRICS}
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are data
-        for l in range(1, L + 1):
-            _, Z, A = caches[l - 1]
-            act = net.hidden[l - 1] if l < L else None
-            inputs = {
-                "act": act,
-                "Z": Z,
-                "A": A if act is not None else net.loss.output(xp, Z),
-                "dW": None if grads is None else grads[f"dW{l}"],
-                "W": params[f"W{l}"],
-            }
-            batch = (Z.shape[0],) if Z.ndim == 3 else (1,)
-            for name, metric in METRICS.items():
-                if not metric.applies(act) or any(inputs[k] is None for k in metric.inputs):
-                    out[name].append(np.full(batch, math.nan))
-                else:
-                    value = metric.function(xp, *(inputs[k] for k in metric.inputs))
-                    out[name].append(np.asarray(to_numpy(value), dtype=np.float64).reshape(batch))
-    return {name: np.stack(cols, axis=-1) for name, cols in out.items()}  # (M, L)
+        layer_stats_into(net, params, caches, grads, xp, out, slice(None))
+    return out
+
+
+def layer_stats_into(net: MLP, params: Params, caches: list[Cache], grads: Params | None, xp: Any,
+                     out: dict[str, np.ndarray], rows: Any) -> None:  # fmt: skip
+    """:func:`layer_stats` written into ``out[name][rows, :]`` (NaN already there where a metric does not apply)."""
+    L = net.n_layers
+    numpy = isinstance(params["W1"], np.ndarray)
+    for l in range(1, L + 1):
+        _, Z, A = caches[l - 1]
+        act = net.hidden[l - 1] if l < L else None
+        inputs = {
+            "act": act,
+            "Z": Z,
+            "A": A if act is not None else net.loss.output(xp, Z),
+            "dW": None if grads is None else grads[f"dW{l}"],
+            "W": params[f"W{l}"],
+        }
+        for name, metric in METRICS.items():
+            if metric.applies(act) and all(inputs[k] is not None for k in metric.inputs):
+                value = metric.function(xp, *(inputs[k] for k in metric.inputs))
+                out[name][rows, l - 1] = value if numpy else to_numpy(value)
 
 
 # --- clones and rank (numpy, one model at a time) -----------------------------------------------

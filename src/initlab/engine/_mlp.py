@@ -11,10 +11,13 @@ Shapes (the course's notation, examples as columns)::
 Ensembles: every parameter may carry one leading model axis ``M`` (``W[l]`` is
 ``(M, n_l, n_{l-1})``), and then so do ``Z``, ``A`` and the gradients; ``X`` stays
 ``(n_0, m)`` and is shared.  The same lines of code run one model or ``M`` at once
-(``@`` broadcasts over the model axis): that is how the torch backend trains an
-ensemble.  :func:`~initlab.engine.train`'s numpy path calls them once per model instead,
-on each model's own 2-D arrays, so that model ``k`` of an ensemble is model ``k`` alone
-bit for bit.
+(``@`` broadcasts over the model axis).  On numpy, the two operations whose rounding
+could depend on the batch are done per model: each matmul of a stack is one 2-D BLAS
+call per model into a preallocated output (:func:`matmul`; the shared ``X`` is the same
+2-D operand a single model uses), and each reduction sums one model's C-ordered 2-D
+slice (:func:`sum_examples`, :func:`~initlab.engine._losses.sum2`).  Elementwise
+operations are computed element by element, the same wherever the element sits, so
+model ``k`` of a stack is model ``k`` alone, bit for bit.
 
 Parameters are a dict ``{"W1": ..., "b1": ..., "W2": ...}`` as in the course;
 gradients are ``{"dW1": ..., "db1": ...}``.  Every function takes the array namespace
@@ -105,7 +108,7 @@ def forward(net: MLP, params: Params, X: Any, xp: Any = np) -> tuple[Any, list[C
     A = X
     L = net.n_layers
     for l in range(1, L + 1):
-        Z = params[f"W{l}"] @ A + params[f"b{l}"]  # (n_l, m), or (M, n_l, m)
+        Z = matmul(xp, params[f"W{l}"], A) + params[f"b{l}"]  # (n_l, m), or (M, n_l, m)
         A_next = net.hidden[l - 1].forward(xp, Z) if l < L else Z
         caches.append((A, Z, A_next))
         A = A_next
@@ -126,13 +129,48 @@ def backward(net: MLP, params: Params, caches: list[Cache], dZL: Any, xp: Any = 
     dZ = dZL
     for l in range(net.n_layers, 0, -1):
         A_prev = caches[l - 1][0]
-        grads[f"dW{l}"] = dZ @ _T(A_prev)  # (n_l, n_{l-1}), or (M, n_l, n_{l-1})
-        grads[f"db{l}"] = xp.sum(dZ, axis=-1, keepdims=True)  # (n_l, 1)
+        grads[f"dW{l}"] = matmul(xp, dZ, _T(A_prev))  # (n_l, n_{l-1}), or (M, n_l, n_{l-1})
+        grads[f"db{l}"] = sum_examples(xp, dZ)  # (n_l, 1)
         if l > 1:
-            dA_prev = _T(params[f"W{l}"]) @ dZ  # (n_{l-1}, m)
+            dA_prev = matmul(xp, _T(params[f"W{l}"]), dZ)  # (n_{l-1}, m)
             _, Z_prev, _ = caches[l - 2]
             dZ = dA_prev * net.hidden[l - 2].derivative(xp, Z_prev, A_prev)  # dZ[l-1] = dA[l-1] * g'(Z[l-1])
     return {key: grads[key] for l in range(1, net.n_layers + 1) for key in (f"dW{l}", f"db{l}")}
+
+
+def matmul(xp: Any, a: Any, b: Any) -> Any:
+    """``a @ b`` for matrices or stacks of them (either may be a shared 2-D matrix).
+
+    On numpy a stack is multiplied one model at a time, ``np.matmul(a[k], b[k], out=out[k])``
+    into a preallocated C-ordered output: the very BLAS call (same shapes, same strides)
+    that a single model makes, so the rounding cannot depend on the batch.  Other
+    namespaces (torch) multiply the stack at once.
+    """
+    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+        return a @ b
+    if a.ndim == 2 and b.ndim == 2:
+        return np.matmul(a, b)
+    n_models = a.shape[0] if a.ndim == 3 else b.shape[0]
+    out = np.empty((n_models, a.shape[-2], b.shape[-1]), dtype=np.result_type(a, b))
+    for k in range(n_models):
+        np.matmul(a[k] if a.ndim == 3 else a, b[k] if b.ndim == 3 else b, out=out[k])
+    return out
+
+
+def sum_examples(xp: Any, a: Any) -> Any:
+    """The sum over the examples (last axis), kept as a column: ``(n, m) -> (n, 1)``, per model for a stack.
+
+    On numpy each model's C-ordered 2-D slice is reduced by the call a single model makes.
+    """
+    if not isinstance(a, np.ndarray):
+        return xp.sum(a, axis=-1, keepdims=True)
+    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    if a.ndim == 2:
+        return np.add.reduce(a, axis=-1, keepdims=True)
+    out = np.empty((*a.shape[:-1], 1), dtype=a.dtype)
+    for k in range(a.shape[0]):
+        np.add.reduce(a[k], axis=-1, keepdims=True, out=out[k])
+    return out
 
 
 def _T(a: Any) -> Any:

@@ -8,7 +8,6 @@ is one batched computation.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,37 +69,6 @@ class Optimizer:
             )
         return list(self.lr)
 
-    # The state an optimizer carries between steps (None for plain gradient descent), by parameter key.
-    _state_names: tuple[str, ...] = ()
-
-    def split(self, n_models: int) -> list[Optimizer]:
-        """One single-model optimizer per model: model ``k``'s rate, and its slice of any state.
-
-        The engine's numpy path steps each model of an ensemble on its own (so that model
-        ``k`` of an ensemble is model ``k`` alone, bit for bit); :meth:`merge` stacks their
-        state back into this one.  A single model (``n_models = 1``) keeps its state as it is.
-        """
-        parts = []
-        for k, rate in enumerate(self.rates(n_models)):
-            part = copy.copy(self)
-            part.lr = rate
-            part._lr_cache = {}
-            for name in self._state_names:
-                stacked = getattr(self, name)
-                setattr(part, name, {key: (v if n_models == 1 else v[k]) for key, v in stacked.items()})
-            parts.append(part)
-        return parts
-
-    def merge(self, parts: Sequence[Optimizer]) -> None:
-        """Take back the state and step count of :meth:`split`'s single-model optimizers."""
-        self.t = parts[0].t
-        for name in self._state_names:
-            keys = getattr(parts[0], name).keys()
-            if len(parts) == 1:
-                setattr(self, name, dict(getattr(parts[0], name)))
-            else:
-                setattr(self, name, {key: np.stack([getattr(p, name)[key] for p in parts]) for key in keys})
-
 
 class GradientDescent(Optimizer):
     """``theta = theta - lr * dtheta`` (the course's update).
@@ -123,7 +91,6 @@ class Momentum(Optimizer):
     """``v = beta v + (1 - beta) dtheta;  theta = theta - lr v`` (the course's C2W2 form)."""
 
     name = "momentum"
-    _state_names = ("v",)
 
     def __init__(self, lr: float | Sequence[float], beta: float = 0.9) -> None:
         super().__init__(lr)
@@ -148,7 +115,6 @@ class Adam(Optimizer):
     """
 
     name = "adam"
-    _state_names = ("m", "v")
 
     def __init__(
         self, lr: float | Sequence[float] = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8

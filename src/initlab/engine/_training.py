@@ -11,18 +11,22 @@ own slice of every array).
 
 Model ``k`` of an ensemble is model ``k`` alone
 -----------------------------------------------
-On numpy (the reference path), an ensemble is ``M`` single models stepped in
-lockstep: each step runs, for each model in turn, the very calls a single model
-runs (forward, loss, backward, the records, the optimizer's update) on that
-model's own C-ordered 2-D arrays and the shared ``X``, ``Y``.  So model ``k`` of
+On numpy (the reference path) every per-model quantity is computed by the same
+call on the same memory layout as for a single model: parameters are C-ordered
+working copies; each matmul of a stack is one 2-D BLAS call per model into a
+preallocated output, the shared ``X`` the same 2-D operand (a single model makes
+that very call); each sum (the loss, the bias gradients, every metric) reduces one
+model's C-ordered 2-D slice along the same axes in the same order; elementwise
+operations give each element the same result wherever it sits.  So model ``k`` of
 ``train(net, stack, ...)`` has the same losses, parameters and records, bit for
-bit, as ``train(net, model_k, ...)``, on any CPU and numpy build whose BLAS gives
-the same result for the same call on operands of the same shape and layout
-(OpenBLAS, BLIS, Accelerate and the reference BLAS do; MKL may vary with memory
-alignment unless its conditional numerical reproducibility is on).  The fused
+bit, as ``train(net, model_k, ...)`` (the BLAS thread rule below depends on one
+model's sizes only, so both runs use the same one), on any CPU and numpy build
+whose BLAS gives the same result for the same call on operands of the same shape
+and layout (OpenBLAS, BLIS, Accelerate and the reference BLAS do; MKL may vary with
+memory alignment unless its conditional numerical reproducibility is on).  The fused
 numba kernel gives the same guarantee for its own numbers (each model is one
-thread's run of the same compiled code).  They are not the numpy path's bits:
-the kernel reassociates sums and uses a rational tanh in float32; the two agree
+thread's run of the same compiled code); they are not the numpy path's bits (the
+kernel reassociates sums and uses a rational tanh in float32) and agree with them
 to about 1e-10 (float64) and 1e-5 (float32).  On torch the ensemble runs as one
 batched computation and agrees with each model alone to rounding, not bit for bit.
 """
@@ -176,74 +180,9 @@ def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Opti
     return History(losses, records, stats, _first_nonfinite(losses))
 
 
-def _stack(items: list[Any]) -> Any:
-    """Model arrays stacked on a leading axis (the shared X, the same object for every model, stays as it is)."""
-    return items[0] if all(it is items[0] for it in items) else np.stack(items)
-
-
-def _stacked_info(t: int, seen: list[tuple[Params, list[Cache], Params, Any]]) -> StepInfo:
-    """One :class:`StepInfo` for an ensemble from each model's (params, caches, grads, loss)."""
-    params = {key: _stack([s[0][key] for s in seen]) for key in seen[0][0]}
-    n_layers = len(seen[0][1])
-    caches: list[Cache] = [
-        (_stack([s[1][l][0] for s in seen]), _stack([s[1][l][1] for s in seen]), _stack([s[1][l][2] for s in seen]))
-        for l in range(n_layers)
-    ]
-    grads = {key: _stack([s[2][key] for s in seen]) for key in seen[0][2]}
-    return StepInfo(t, params, caches, grads, np.asarray([s[3] for s in seen]))
-
-
-def _train_models(net: MLP, params: Params, X: np.ndarray, Y: np.ndarray, steps: int, opt: Optimizer,
-                  record_every: int, callback: Any) -> History:  # fmt: skip
-    """The numpy reference: each model stepped on its own arrays, in lockstep (see the module docstring)."""
-    ensemble = params["W1"].ndim == 3
-    n_models = params["W1"].shape[0] if ensemble else 1
-    keys = [f"{p}{l}" for l in range(1, net.n_layers + 1) for p in ("W", "b")]
-    # every model's own C-ordered copies: one model alone and model k of a stack start from the same layout
-    models = [{key: np.array(params[key][k] if ensemble else params[key], order="C") for key in keys}
-              for k in range(n_models)]  # fmt: skip
-    opts = opt.split(n_models)
-    X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
-    report = _PROGRESS.get()
-    every = max(1, steps // 50)
-    losses = np.empty((steps, n_models))
-    records: list[int] = []
-    stats: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
-    extra: list[Any] = []
-    for t in range(steps):
-        record = bool(record_every) and (t % record_every == 0 or t == steps - 1)
-        seen: list[tuple[Params, list[Cache], Params, Any]] = []
-        rows: list[dict[str, np.ndarray]] = []
-        for k, p in enumerate(models):
-            ZL, caches = forward(net, p, X, np)
-            loss = net.loss.value(np, ZL, Y)
-            grads = backward(net, p, caches, net.loss.grad(np, ZL, Y), np)
-            losses[t, k] = loss
-            if record:
-                rows.append(layer_stats(net, p, caches, grads, np))
-                if callback is not None:
-                    seen.append((dict(p), caches, grads, loss))  # the parameters before this step's update
-            opts[k].step(p, grads, np)
-        if record:
-            records.append(t)
-            for metric in METRICS:
-                stats[metric].append(np.concatenate([r[metric] for r in rows]))  # (M, L)
-            if callback is not None:
-                info = StepInfo(t, *seen[0]) if not ensemble else _stacked_info(t, seen)
-                extra.append(callback(info))
-        if report is not None and ((t + 1) % every == 0 or t == steps - 1):
-            report(t + 1, steps)
-    opt.merge(opts)
-    for key in keys:
-        params[key] = np.stack([p[key] for p in models]) if ensemble else models[0][key]
-    n_layers = net.n_layers
-    stacked = {m: np.stack(v) if v else np.empty((0, n_models, n_layers)) for m, v in stats.items()}
-    return History(losses, np.asarray(records, dtype=int), stacked, _first_nonfinite(losses), extra)
-
-
 def _train_batched(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int,
                    callback: Any) -> History:  # fmt: skip
-    """Any array namespace (torch, on CPU or GPU): the ensemble as one batched computation."""
+    """The ensemble as one batched computation (on numpy, matmuls and sums per model: see the module docstring)."""
     xp = namespace(params["W1"])
     report = _PROGRESS.get()
     every = max(1, steps // 50)
@@ -381,11 +320,18 @@ def train(
         return _train_numba(net, params, X, Y, steps, opt, record_every)
     if not numpy_arrays:
         return _train_batched(net, params, X, Y, steps, opt, record_every, callback)
+    # C-ordered working arrays: a model alone and model k of a stack start in the same memory layout (an
+    # orthogonal init comes out of QR F-ordered); the caller's arrays are never written into
+    work = {key: np.ascontiguousarray(value) for key, value in params.items()}
+    X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+    threads = _blas_threads(net, m)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is data, not an error
-        threads = _blas_threads(net, m)
         if threads is None:
-            return _train_models(net, params, X, Y, steps, opt, record_every, callback)
-        from threadpoolctl import threadpool_limits
+            history = _train_batched(net, work, X, Y, steps, opt, record_every, callback)
+        else:
+            from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(threads, user_api="blas"):
-            return _train_models(net, params, X, Y, steps, opt, record_every, callback)
+            with threadpool_limits(threads, user_api="blas"):
+                history = _train_batched(net, work, X, Y, steps, opt, record_every, callback)
+    params.update(work)
+    return history
