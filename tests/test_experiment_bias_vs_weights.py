@@ -16,7 +16,7 @@ def result():
 def test_every_claim_holds(result) -> None:
     assert len(result.claims) == 6 and all(result.claims.values()), result.claims
     assert result.answer.startswith("Yes, random biases break the exact symmetry")
-    assert "grows nearly rank 1" in result.answer and "test worse than random weights" in result.answer
+    assert "W[1] starts at rank 0" in result.answer and "test worse than random weights" in result.answer
     assert result.question.endswith("?") and "--set seeds=3" in result.command
     table = result.tables["Each start, by activation"]
     assert len(table) == 15 and all(row["diverged"] == 0 for row in table)

@@ -248,12 +248,13 @@ def run(config: Config | None = None) -> Result:
         else:
             sentences.append(f"No: with zero weights and random biases the {w} units end {zb_units:.1f} distinct on "
                              "average.")  # fmt: skip
-    if sentences and ratio < 0.1 and not math.isnan(zb_test) and not math.isnan(rw_test):
+    rank0 = claims["zero W, rand b: W[1] starts at rank 0 and every unit sees the same input direction early on"]
+    if sentences and rank0 and not math.isnan(zb_test) and not math.isnan(rw_test):
         worse = "worse than" if rw_test > zb_test + 0.02 else "about as well as"
         sentences.append(
-            f"But every unit starts from the same zero weights, so W[1] grows nearly rank 1 (smallest/largest "
-            f"singular value {ratio:.2g}, against {rw_ratio:.2g} with random W): the units see the input along one "
-            f"direction and test {worse} random weights with zero biases ({zb_test:.2f} against {rw_test:.2f})."
+            f"But every unit starts from the same zero weights, so W[1] starts at rank 0 and grows along one input "
+            f"direction at first (smallest/largest singular value {ratio:.2g} at the end, {rw_ratio:.2g} with random "
+            f"W), and the nets test {worse} random weights with zero biases ({zb_test:.2f} against {rw_test:.2f})."
         )
     if "relu" in summary and not math.isnan(summary["relu"]["zero W, rand b"]["dead_start"]):
         zb = summary["relu"]["zero W, rand b"]
