@@ -223,7 +223,10 @@ def run(config: Config | None = None) -> Result:
     sat_l = np.nanmean([mean_at(r, cfg.large, "saturated") for r in per_act])
     acc_s = np.nanmean([mean_at(r, cfg.small, "accuracy") for r in per_act])
     acc_l = np.nanmean([mean_at(r, cfg.large, "accuracy") for r in per_act])
-    if np.isfinite([sat_s, sat_l, acc_s, acc_l]).all():
+    learned = [r["scales"][_ok(r, c) & ~r["divergence"].grew].size > 0 for r in per_act for c in (cfg.small, cfg.large)]
+    if np.isfinite([sat_s, sat_l, acc_s, acc_l]).all() and all(
+        learned
+    ):  # no accuracy quoted for nets that never learned
         slow = ("and learn slowly" if claims[next(c for c in claims if c.startswith("large weights learn"))]
                 else "yet do not learn much slower")  # fmt: skip
         sentences.append(
