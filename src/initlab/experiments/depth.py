@@ -296,11 +296,15 @@ def run(config: Config | None = None) -> Result:
             claims["he keeps a deep relu net's activation std within a factor 2 across depth"]
             and claims["xavier halves a relu net's activation variance at each layer"]
         )
-        sentences.append(
-            "He keeps a relu net's signal steady across depth while Xavier halves its variance at every layer."
+        relu = (
+            "on relu, He keeps the signal steady across depth while Xavier halves its variance at every layer"
             if both
-            else "He and Xavier on relu did not behave as the lecture says here (see the table)."
+            else "on relu, He and Xavier did not behave as the lecture says here (see the table)"
         )
+        if sentences:  # one sentence for what happens at the start, one for training
+            sentences[-1] = sentences[-1][:-1] + f"; {relu}."
+        else:
+            sentences.append(relu[0].upper() + relu[1:] + ".")
     learn_claim = next((c for c in claims if c.startswith(f"in {cfg.steps} steps")), None)
     if learn_claim is not None:
         he_acc, xav_acc = mean("train_accuracy", "he", "relu"), mean("train_accuracy", "xavier", "tanh")
