@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from initlab import data
-from initlab.diagnostics import clone_groups, cosine_similarity, diagnose, numerical_rank
-from initlab.engine import MLP, SymmetryWarning, init_ensemble, init_params, train
+from initlab.diagnostics import cosine_similarity, diagnose
+from initlab.engine import MLP, SymmetryWarning, clone_groups, init_ensemble, init_params, numerical_rank, train
 
 
 def test_clone_groups_exact_and_within_tolerance() -> None:

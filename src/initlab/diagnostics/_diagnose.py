@@ -32,7 +32,6 @@ from ..engine import (
     backward,
     clone_groups,
     dead_share,
-    distinct_units,
     forward,
     gradient_norm,
     mean_slope,
@@ -41,19 +40,8 @@ from ..engine import (
     update_ratio,
 )
 
-__all__ = [
-    "CLONE_TOL",
-    "DEAD_SHARE",
-    "EXPLODING_RATIO",
-    "SATURATED_SHARE",
-    "VANISHING_RATIO",
-    "LayerReport",
-    "clone_groups",
-    "cosine_similarity",
-    "diagnose",
-    "distinct_units",
-    "numerical_rank",
-]
+__all__ = ["DEAD_SHARE", "EXPLODING_RATIO", "SATURATED_SHARE", "VANISHING_RATIO", "LayerReport", "cosine_similarity",
+           "diagnose"]  # fmt: skip
 
 #: Verdict "saturated" from this share of units x examples on.
 SATURATED_SHARE = 0.5
