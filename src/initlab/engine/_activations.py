@@ -177,7 +177,7 @@ def get_activation(spec: str | Activation) -> Activation:
     """
     if isinstance(spec, Activation):
         return spec
-    name, kwargs = parse_spec(spec) if isinstance(spec, str) else (spec, {})
+    name, kwargs = parse_spec(spec, "get_activation") if isinstance(spec, str) else (spec, {})
     if name == "leaky_relu" and kwargs:
         if set(kwargs) != {"slope"}:
             raise InitlabValueError(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .._validation import InitlabError, InitlabTypeError, InitlabValueError, closest
-from ..spec import parse_spec
+from ..spec import parse_value
 
 __all__ = ["MAX_STEPS", "Setting", "Settings", "command", "declared", "from_text", "setting"]
 
@@ -145,7 +145,7 @@ class Setting:
             except InitlabError as e:  # what was typed, not the tuple it became
                 raise type(e)(str(e).replace(f"Got {_short(value)} instead.", f"Got {_short(text)} instead.")) from None
         try:
-            value = parse_spec(f"setting(value=({text}))")[1]["value"]
+            value = parse_value(text, self.name, where)
             if self.is_tuple and not isinstance(value, tuple):
                 value = (value,)
             return self.check(value, where)
