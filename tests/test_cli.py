@@ -198,7 +198,11 @@ def test_run_unwritable_out_fails_before_the_work(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = run("run", "symmetry", *SMALL_SYMMETRY, "--out", str(blocker))
-    assert code == 2 and "--out must be a folder or lie in one" in err and blocker.read_text() == "x"
+    assert (
+        code == 2
+        and f"--out must be a folder. Got {str(blocker)!r}, which is a file" in err
+        and blocker.read_text() == "x"
+    )
 
 
 class _Terminal(io.StringIO):

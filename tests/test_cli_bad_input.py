@@ -47,15 +47,18 @@ BAD_INPUT = [
     (["init", "orthogonal", "--shape", "1000000", "1000000"], "Not enough memory for a 1000000 x 1000000"),
     # places initlab cannot write, refused before the work
     (["run", "symmetry", *SMALL, "--out", "/proc/x"], "--out must be a place initlab can write; '/proc'"),
-    (["run", "symmetry", *SMALL, "--out", "dangling"], "--out goes through a dangling symbolic link 'dangling'"),
+    (
+        ["run", "symmetry", *SMALL, "--out", "dangling"],
+        "--out must be a folder. Got 'dangling', which is a dangling symbolic link",
+    ),
     (["run", "symmetry", *SMALL, "--out", "dangling/sub"], "dangling symbolic link 'dangling'"),
     (["run", "symmetry", *SMALL, "--out", LONG], "--out has a name of 300 characters"),
-    (["run", "symmetry", *SMALL, "--out", ""], "--out must name a folder. Got ''"),
-    (["run", "symmetry", *SMALL, "--out", "afile"], "--out must be a folder or lie in one; 'afile' is a file"),
+    (["run", "symmetry", *SMALL, "--out", ""], "initlab run: --out must be a folder. Got ''"),
+    (["run", "symmetry", *SMALL, "--out", "afile"], "--out must be a folder. Got 'afile', which is a file"),
     (["run", "symmetry", *SMALL, "--out", "afile/sub"], "'afile' is a file"),
     (["run", "symmetry", *SMALL, "--out", "mine"], "--out holds 'mine/symmetry', which holds 'notes.txt'"),
     (["tour", "--out", "mine"], "--out holds 'mine/symmetry', which holds 'notes.txt', not written by initlab"),
-    (["tour", "--out", ""], "initlab tour: --out must name a folder"),
+    (["tour", "--out", ""], "initlab tour: --out must be a folder. Got ''"),
     (["tour", "--out", "/proc/x"], "initlab tour: --out must be a place initlab can write"),
     (["tour", "--out", LONG], "initlab tour: --out has a name of 300 characters"),
     (["init", "he_normal", "--shape", "2", "2", "--save", ""], "--save must name a file. Got ''"),
@@ -254,3 +257,16 @@ def test_report_on_a_whole_folder_writes_the_page(saved: Path) -> None:
     out = io.StringIO()
     assert main(["report", str(saved)], out=out, err=io.StringIO()) == 0
     assert out.getvalue() == f"report: {saved / 'report.html'}\n" and (saved / "report.html").stat().st_size > 0
+
+
+def test_run_refuses_before_the_work_a_folder_that_save_would_refuse_after_it(workdir: Path) -> None:
+    """The CLI applies the store's own rule: a run folder of another experiment at OUT/NAME is not replaced."""
+    (workdir / "other" / "symmetry").mkdir(parents=True)
+    (workdir / "other" / "symmetry" / "config.json").write_text(json.dumps({"experiment": "depth"}))
+    before = _listing(workdir)
+    err = io.StringIO()
+    assert main(["run", "symmetry", *SMALL, "--out", "other"], out=io.StringIO(), err=err) == 2  # run() would fail
+    text = err.getvalue()
+    assert text.startswith("error: initlab run: --out holds 'other/symmetry', which has a config.json that is not "
+                           "that of an initlab run of 'symmetry'") and text.count("\n") == 1, text  # fmt: skip
+    assert _listing(workdir) == before

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from initlab import InitlabValueError
-from initlab.results import Result, finished, load, save, write_report
+from initlab.results import Result, check_target, finished, load, save, write_report
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -357,3 +357,30 @@ def test_save_refuses_a_result_name_that_is_not_a_plain_folder_name(tmp_path: Pa
     with pytest.raises(InitlabValueError, match=r"^The 'result' argument of save must have a name that is a plain"):
         save(result, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_probes_out_by_writing_so_proc_is_refused_even_for_root(tmp_path: Path) -> None:
+    # os.access says yes to root on /proc; making a folder there fails for everyone, before any figure is drawn
+    with pytest.raises(
+        InitlabValueError, match=r"^The 'out' argument of save must be a place initlab can write; '/proc'"
+    ):
+        save(small_result("a"), "/proc/initlab-out")
+
+
+def test_check_target_is_the_rule_save_applies_in_the_callers_words(tmp_path: Path) -> None:
+    other = save(small_result("a", name="depth"), tmp_path, figures=False)
+    other.rename(tmp_path / "symmetry")  # a whole run folder, but of another experiment
+    for call, words in [(lambda: save(small_result("b"), tmp_path), "The 'out' argument of save holds"),
+                        (lambda: check_target(tmp_path, "symmetry"), "The 'out' argument of save holds"),
+                        (lambda: check_target(tmp_path, "symmetry", arg="--out", where="initlab run"),
+                         "initlab run: --out holds")]:  # fmt: skip
+        with pytest.raises(InitlabValueError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith(words), message
+        assert "has a config.json that is not that of an initlab run of 'symmetry'" in message
+    assert (
+        check_target(tmp_path, "depth") == tmp_path
+        and check_target(tmp_path / "new" / "sub") == tmp_path / "new" / "sub"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".initlab.lock", "symmetry"]  # the probes left nothing

@@ -1,16 +1,18 @@
 """Checks of command-line input made before any work starts.
 
 Everything here raises :class:`UsageError` (one line on stderr, exit code 2), and
-speaks of the command line's own words: ``--out``, ``--save``, ``--set``, ``SCHEME``.
+speaks of the command line's own words: ``--save``, ``--set``, ``SCHEME``.  Whether a run
+can be saved under ``--out`` is the results layer's check, :func:`initlab.results.check_target`,
+called with the flag's name so that its message names it.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +23,6 @@ __all__ = [
     "UsageError",
     "check_expression",
     "check_new_file",
-    "check_out_folder",
     "int64",
     "quote",
     "reading",
@@ -111,95 +112,32 @@ def reading(what: str) -> Iterator[None]:
         raise UsageError(f"{what} holds a number too large to use ({exc}).") from None
 
 
-def _name_max(folder: Path) -> int:
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        return 255
+def check_new_file(text: str, arg: str, where: str) -> Path:
+    """The file named by ``--save``: not a folder, in an existing folder where initlab can write.
 
-
-def _existing_ancestor(path: Path, flag: str, text: str) -> Path:
-    """The nearest existing folder at or above ``path``; dangling links and files on the way are refused."""
-    for p in (path, *path.parents):
-        if p.is_symlink() and not p.exists():
-            raise UsageError(f"{flag} goes through a dangling symbolic link {str(p)!r} (to {os.readlink(p)!r}). "
-                             f"Got {quote(text, 80)}.")  # fmt: skip
-        if p.exists():
-            if not p.is_dir():
-                raise UsageError(f"{flag} must be a folder or lie in one; {str(p)!r} is a file. Got {quote(text, 80)}.")
-            return p
-    return Path(".")
-
-
-def _check_names(path: Path, flag: str, text: str) -> None:
-    """Every name on the path fits the file system (``NAME_MAX``, 255 bytes almost everywhere).
-
-    Checked first: the operating system refuses even to look up a longer name.
+    The folder itself is checked by :func:`initlab.results.check_target`, as ``--out`` is.
     """
-    if "\x00" in text:
-        raise UsageError(f"{flag} must not hold a NUL character. Got {quote(text, 80)}.")
-    limit = _name_max(Path(path.anchor or "."))
-    for part in path.parts:
-        if len(os.fsencode(part)) > limit:
-            raise UsageError(
-                f"{flag} has a name of {len(part)} characters; the file system takes at most {limit}. "
-                f"Got {quote(text, 80)}."
-            )
-
-
-def _probe(folder: Path, flag: str, text: str) -> None:
-    """Create and remove an empty folder in ``folder``: the one sure test that initlab may write there."""
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".initlab-probe-", dir=folder))
-    except OSError as exc:
-        raise UsageError(
-            f"{flag} must be a place initlab can write; {str(folder)!r} is not ({exc.strerror}). Got {quote(text, 80)}."
-        ) from None
-
-
-def check_out_folder(text: str, flag: str, inside: tuple[str, ...] = ()) -> Path:
-    """The folder named by ``--out``: it exists or can be created, and initlab can write in it.
-
-    ``inside`` are the subfolders the command will replace (an experiment's name): each must be missing or
-    a folder holding only what initlab saves (its data files and figures), never a user's own files.
-    """
-    if not text.strip():
-        raise UsageError(f"{flag} must name a folder. Got {text!r}.")
-    path = Path(text)
-    _check_names(path, flag, text)
-    if len(os.fsencode(os.path.abspath(text))) >= 4096:
-        raise UsageError(f"{flag} is a path of {len(text)} characters; at most 4095 are possible. Got {quote(text)}.")
-    base = _existing_ancestor(path, flag, text)
-    for name in inside:
-        sub = path / name
-        if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
-            raise UsageError(f"{flag} holds {str(sub)!r}, which is not a folder initlab wrote; move it away first.")
-        if sub.is_dir():
-            from ..results import FILES
-
-            foreign = sorted(p.name for p in sub.iterdir() if p.name not in FILES and p.suffix not in (".png", ".svg"))
-            if foreign:
-                raise UsageError(
-                    f"{flag} holds {str(sub)!r}, which holds {', '.join(map(repr, foreign[:3]))}"
-                    f"{' and more' if len(foreign) > 3 else ''}, not written by initlab; initlab replaces that "
-                    "folder whole, so move it away first."
-                )
-    _probe(base, flag, text)
-    return path
-
-
-def check_new_file(text: str, flag: str) -> Path:
-    """The file named by ``--save``: in an existing folder where initlab can write, and not a folder itself."""
+    flag = f"{where}: {arg}"
     if not text.strip():
         raise UsageError(f"{flag} must name a file. Got {text!r}.")
+    if "\x00" in text:
+        raise UsageError(f"{flag} must not hold a NUL character. Got {quote(text, 80)}.")
     path = Path(text)
-    folder = path.parent
-    _check_names(path, flag, text)
+    try:  # first: the system refuses even to look up a name longer than it takes
+        os.lstat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            longest = max(len(part) for part in path.parts)
+            raise UsageError(
+                f"{flag} has a name of {longest} characters, too long for the file system. Got {quote(text, 80)}."
+            ) from None
     if path.is_symlink() and not path.exists():
         raise UsageError(f"{flag} is a dangling symbolic link (to {os.readlink(path)!r}). Got {quote(text, 80)}.")
     if path.is_dir():
         raise UsageError(f"{flag} must name a file; {text!r} is a folder.")
-    if not folder.is_dir():
+    if not path.parent.is_dir():
         raise UsageError(f"{flag} must name a file in an existing folder. Got {quote(text, 80)}.")
-    _probe(folder, flag, text)
+    from ..results import check_target
+
+    check_target(path.parent, arg=arg, where=where)
     return path

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._validation import InitlabError, check_memory
-from ._checks import UsageError, check_expression, check_out_folder, quote, reading
+from ._checks import UsageError, check_expression, quote, reading
 from ._terminal import print_table, progress, say
 
 __all__ = ["MAX_SEEDS", "experiments_list", "report", "run", "tour", "tour_configs"]
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     with reading("initlab run: --set"):
         config = make_config(args.name, settings, args.seeds, args.preset)
     name = args.name
-    folder = None if args.out is None else check_out_folder(args.out, "initlab run: --out", inside=(name,))
+    folder = None if args.out is None else results.check_target(args.out, name, arg="--out", where="initlab run")
     _check_memory(name, config)
     with _warnings_as_lines(err), progress(err, name):
         result = EXPERIMENTS[name].run(config)
@@ -157,7 +157,9 @@ def tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     from .. import results
     from ..experiments import EXPERIMENTS
 
-    folder = check_out_folder(args.out, "initlab tour: --out", inside=tuple(EXPERIMENTS))
+    for name in EXPERIMENTS:  # every run folder the tour may replace, before any work
+        results.check_target(args.out, name, arg="--out", where="initlab tour")
+    folder = Path(args.out)
     configs = tour_configs()
     for name, config in configs.items():
         _check_memory(name, config)
@@ -197,7 +199,9 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     folder = Path(args.folder)
     if not args.folder.strip() or not folder.is_dir():
         raise UsageError(f"initlab report: DIR must be a folder of saved results. Got {quote(args.folder, 80)}.")
-    check_out_folder(args.folder, flag="initlab report: DIR")
+    from ..results import check_target
+
+    check_target(args.folder, arg="DIR", where="initlab report")
     try:
         path = _write_report(folder)
     except InitlabError:

@@ -96,7 +96,7 @@ def init(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         plan = scheme.plan(dims)
     shown = " x ".join(map(str, dims))
     check_memory(init_bytes(None if plan is None else plan.kind, dims, itemsize), f"a {shown} {args.dtype} tensor")
-    target = None if args.save is None else check_new_file(args.save, "initlab init: --save")
+    target = None if args.save is None else check_new_file(args.save, "--save", "initlab init")
     e = explain(scheme, dims, seed=args.seed, dtype=args.dtype)
     if target is not None:
         _save(target, e.weights)

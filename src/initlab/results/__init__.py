@@ -10,12 +10,12 @@ from __future__ import annotations
 from ._figures import figures, save_figures
 from ._report import write_report
 from ._result import Result
-from ._store import FILES, check_writable, finished, load, save
+from ._store import FILES, check_target, finished, load, save
 
 __all__ = [
     "FILES",
     "Result",
-    "check_writable",
+    "check_target",
     "figures",
     "finished",
     "load",

@@ -37,6 +37,7 @@ import re
 import secrets
 import shutil
 import sys
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -49,7 +50,7 @@ from .._validation import InitlabValueError
 from .._version import __version__
 from ._result import Result
 
-__all__ = ["FILES", "check_writable", "finished", "load", "save"]
+__all__ = ["FILES", "check_target", "finished", "load", "save"]
 
 #: The data files of every run folder (figures come beside them as ``.png`` and ``.svg``).
 FILES = ("rows.csv", "config.json", "arrays.npz", "answer.txt")
@@ -63,51 +64,130 @@ _KEY_COLUMNS = ("model", "step", "layer", "metric", "value")  # every row has th
 # ---------------------------------------------------------------------------------------------- checks of `out`
 
 
-def check_writable(out: str | Path) -> Path:
-    """The check :func:`save` makes first: ``out`` is a folder, or can be made one, and is writable.
+def _subject(arg: str, where: str) -> str:
+    """How a message names the argument: ``The 'out' argument of save``, or, for a command line's flag or
+    placeholder (``--out``, ``DIR``), ``initlab run: --out``."""
+    if arg.startswith("-") or arg.isupper():
+        return f"{where}: {arg}"
+    return f"The {arg!r} argument of {where}"
 
-    Callers may run it before hours of work, so that a bad ``out`` fails early.
-    """
-    path = Path(out)
-    if str(out) == "":
-        raise InitlabValueError("The 'out' argument of save must be a folder. Got '' instead.")
-    if path.is_symlink() and not path.exists():
-        raise InitlabValueError(
-            f"The 'out' argument of save must be a folder. Got {str(out)!r}, a symbolic link to nothing."
-        )
-    if path.exists() and not path.is_dir():
-        raise InitlabValueError(f"The 'out' argument of save must be a folder. Got {str(out)!r}, which is a file.")
-    probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("."))
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise InitlabValueError(f"The 'out' argument of save must be a writable folder. Got {str(out)!r}.")
-    return path
+
+def _shown(text: str, keep: int = 80) -> str:
+    """``text`` quoted for a message, cut to about ``keep`` characters (a long path stays one short line)."""
+    if len(text) <= keep:
+        return repr(text)
+    return f"{text[: keep - 9] + '...' + text[-7:]!r} ({len(text)} characters)"
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
 
 
 def _run_folder_problem(path: Path, name: str) -> str | None:
-    """Why ``path`` is not an initlab run folder of experiment ``name`` (None when it is one)."""
+    """Why ``path`` is not an initlab run folder of experiment ``name``, said after "which" (None when it is one)."""
     if path.is_symlink():
-        return "a symbolic link"
+        return "is a symbolic link"
     if not path.is_dir():
-        return "a file"
-    extra = sorted(p.name for p in path.iterdir() if not (p.name in FILES or p.suffix in FIGURE_SUFFIXES))
+        return "is a file"
+    try:
+        entries = list(path.iterdir())
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    extra = sorted(p.name for p in entries if not (p.name in FILES or p.suffix in FIGURE_SUFFIXES))
     if extra:
-        return f"it holds {', '.join(extra[:3])}{' and more' if len(extra) > 3 else ''}, which save did not write"
-    if any(not p.is_file() or p.is_symlink() for p in path.iterdir()):
-        return "it holds folders or links, which save did not write"
+        return f"holds {', '.join(map(repr, extra[:3]))}{' and more' if len(extra) > 3 else ''}, not written by initlab"
+    if any(not p.is_file() or p.is_symlink() for p in entries):
+        return "holds folders or links, not written by initlab"
     try:
         meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return "it has no readable config.json"
+        return "has no readable config.json"
     if not isinstance(meta, dict) or meta.get("experiment") != name:
-        return f"its config.json is not that of an initlab run of {name!r}"
+        return f"has a config.json that is not that of an initlab run of {name!r}"
     return None
 
 
-def _refuse(target: Path, why: str) -> InitlabValueError:
-    return InitlabValueError(
-        f"The 'out' argument of save holds {str(target)!r}, which is not an initlab run folder ({why}); save never "
-        "replaces it. Move it away or choose another out."
-    )
+def _check_run_folder(target: Path, name: str, arg: str = "out", where: str = "save") -> None:
+    """Refuse ``target`` (``OUT/<name>``) when something is there that is not an initlab run folder of ``name``."""
+    if not (target.exists() or target.is_symlink()):
+        return
+    why = _run_folder_problem(target, name)
+    if why is not None:
+        raise InitlabValueError(
+            f"{_subject(arg, where)} holds {str(target)!r}, which {why}; it is not an initlab run folder, and "
+            f"{where} never replaces what it did not write. Move it away or choose another {arg}."
+        )
+
+
+def check_target(out: str | Path, name: str | None = None, *, arg: str = "out", where: str = "save") -> Path:
+    """The check :func:`save` makes first: a run can be saved at ``out/<name>``.  Returns ``Path(out)``.
+
+    ``out`` must be a folder, or a path where one can be made, and initlab must be able to
+    write there: the path is not empty, holds no NUL, its names fit the file system, it goes
+    through no dangling symbolic link and no file, and an empty folder can be made and
+    removed in its nearest existing folder (the one sure test, even for root on ``/proc``).
+    With ``name``, ``out/<name>`` must be missing or an initlab run folder of that
+    experiment: save never replaces what it did not write.
+
+    Callers run it before hours of work, so that a bad ``out`` fails early; the messages
+    name the argument ``arg`` of ``where`` (``initlab run`` passes ``--out``).
+
+    >>> import tempfile
+    >>> from initlab.results import check_target
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     print(check_target(Path(out) / "new" / "folder", "symmetry").name)
+    folder
+    >>> check_target("", arg="--out", where="initlab run")
+    Traceback (most recent call last):
+    initlab._validation.InitlabValueError: initlab run: --out must be a folder. Got '' instead.
+    """
+    text = os.fspath(out)
+    subject = _subject(arg, where)
+    if not text.strip():
+        raise InitlabValueError(f"{subject} must be a folder. Got {text!r} instead.")
+    if "\x00" in text:
+        raise InitlabValueError(f"{subject} must not hold a NUL character. Got {_shown(text)}.")
+    path = Path(text)
+    limit = _name_max(Path(path.anchor or "."))  # checked first: the system refuses even to look up a longer name
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            raise InitlabValueError(
+                f"{subject} has a name of {len(part)} characters; the file system takes at most {limit}. "
+                f"Got {_shown(text)}."
+            )
+    if len(os.fsencode(os.path.abspath(text))) >= 4096:
+        raise InitlabValueError(
+            f"{subject} is a path of {len(text)} characters; at most 4095 are possible. Got {_shown(text, 40)}."
+        )
+    base = Path(".")
+    try:
+        for p in (path, *path.parents):
+            if p.is_symlink() and not p.exists():
+                link = "is a" if p == path else "goes through the"
+                raise InitlabValueError(
+                    f"{subject} must be a folder. Got {_shown(text)}, which {link} dangling symbolic link "
+                    f"{'' if p == path else repr(str(p)) + ' '}(to {_shown(os.readlink(p))})."
+                )
+            if p.exists():
+                if not p.is_dir():
+                    how = "which is a file" if p == path else f"but {str(p)!r} is a file"
+                    raise InitlabValueError(f"{subject} must be a folder. Got {_shown(text)}, {how}.")
+                base = p
+                break
+        if name is not None:
+            _check_run_folder(path / name, name, arg, where)
+    except OSError as exc:
+        raise InitlabValueError(f"{subject} cannot be looked at ({exc.strerror}). Got {_shown(text)}.") from None
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".initlab-probe-", dir=base))
+    except OSError as exc:
+        raise InitlabValueError(
+            f"{subject} must be a place initlab can write; {str(base)!r} is not ({exc.strerror}). Got {_shown(text)}."
+        ) from None
+    return path
 
 
 # ------------------------------------------------------------------------------------------------------ locking
@@ -291,12 +371,8 @@ def save(result: Result, out: str | Path, *, figures: bool = True) -> Path:
             f"The 'result' argument of save must have a name that is a plain folder name (no '/', not hidden). "
             f"Got {name!r} instead."
         )
-    root = check_writable(out)
-    target = root / result.name
-    if target.exists() or target.is_symlink():  # fail before touching anything; checked again under the lock
-        why = _run_folder_problem(target, result.name)
-        if why is not None:
-            raise _refuse(target, why)
+    root = check_target(out, name)  # fails before touching anything; the run folder is checked again under the lock
+    target = root / name
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -306,10 +382,7 @@ def save(result: Result, out: str | Path, *, figures: bool = True) -> Path:
     os.umask(umask)
     with _locked(root, shared=False):
         _clean(root)
-        if target.exists() or target.is_symlink():
-            why = _run_folder_problem(target, result.name)
-            if why is not None:
-                raise _refuse(target, why)
+        _check_run_folder(target, name)
         work = root / f".{result.name}.initlab-tmp-{secrets.token_hex(8)}"
         work.mkdir(mode=0o777 & ~umask)
         held = _hold(work, wait=True)
@@ -322,10 +395,7 @@ def save(result: Result, out: str | Path, *, figures: bool = True) -> Path:
             drawn = [p.stem for p in save_figures(result, work)]
         _write_data(result, work, drawn)
         with _locked(root, shared=False):
-            if target.exists() or target.is_symlink():
-                why = _run_folder_problem(target, result.name)  # a user may have put something there meanwhile
-                if why is not None:
-                    raise _refuse(target, why)
+            _check_run_folder(target, name)  # a user may have put something there meanwhile
             _swap_in(work, target)
     except BaseException:
         _remove(work)
