@@ -57,6 +57,7 @@ def test_a_huge_learning_rate_is_never_called_stable_training() -> None:
     assert "diverged" in r.answer and "did not learn" in r.answer and "train accuracy" not in r.answer
     assert not r.claims["small random weights end with a better accuracy than large ones"]
     assert not r.claims["zero weights keep one distinct unit"]  # the sigmoid one diverged: no evidence, no claim
+    assert "never broken" not in r.answer  # nor a sentence that says it
 
 
 @pytest.mark.parametrize(

@@ -188,6 +188,7 @@ def run(config: Config | None = None) -> Result:
             return all(bool(test(r)) for r in per_act)  # NaN (nothing left to compare) compares False
 
     zero_units = [r["distinct"][-1, _ok(r, 0.0)] for r in per_act]
+    zero_kept_one = all(u.size > 0 and (u == 1).all() for u in zero_units)  # every activation measured, all clones
     claims = {
         "large weights saturate tanh/sigmoid at the start": holds(
             lambda r: mean_at(r, cfg.large, "saturated") > 0.5 and mean_at(r, cfg.small, "saturated") == 0),
@@ -197,7 +198,7 @@ def run(config: Config | None = None) -> Result:
             lambda r: mean_at(r, cfg.large, "early_loss") > 2 * mean_at(r, cfg.small, "early_loss")),
         "small random weights end with a better accuracy than large ones": holds(
             lambda r: mean_at(r, cfg.small, "accuracy") > mean_at(r, cfg.large, "accuracy")),
-        "zero weights keep one distinct unit": all(u.size > 0 and (u == 1).all() for u in zero_units),
+        "zero weights keep one distinct unit": zero_kept_one,
     }  # fmt: skip
     by_scale = []
     for r in per_act:
@@ -215,10 +216,12 @@ def run(config: Config | None = None) -> Result:
     acts = " and ".join(cfg.activations)
     sentences = []
     measured = np.concatenate(zero_units)
-    if measured.size and (measured == 1).all():
+    if zero_kept_one:
         sentences.append(f"Zero weights keep the {cfg.width} hidden units as one: the symmetry is never broken.")
-    elif measured.size:
-        sentences.append(f"Zero weights did not keep the units as one here ({measured.max():.0f} distinct units).")
+    elif measured.size and (measured != 1).any():
+        sentences.append(f"Zero weights did not keep the units as one here ({np.nanmax(measured):.0f} distinct units).")
+    else:
+        sentences.append("The zero-weight nets diverged, so nothing can be said here of their units.")
     sat_s = np.nanmean([mean_at(r, cfg.small, "saturated") for r in per_act])
     sat_l = np.nanmean([mean_at(r, cfg.large, "saturated") for r in per_act])
     acc_s = np.nanmean([mean_at(r, cfg.small, "accuracy") for r in per_act])
