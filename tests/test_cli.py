@@ -82,18 +82,29 @@ def test_schemes_lists_names_and_aliases() -> None:
 
 BAD_INPUTS = [
     (["init", "he_nromal", "--shape", "2", "2"], "Did you mean 'he_normal'"),
-    (["init", "he_normal", "--shape", "0", "3"], "'shape' argument of explain must be a sequence of ints >= 1"),
-    (["init", "he_normal", "--shape", "-4", "3"], "'shape' argument"),
+    (["init", "he_normal", "--shape", "0", "3"], "'--shape' argument of initlab init must be a sequence of ints >= 1"),
+    (["init", "he_normal", "--shape", "-4", "3"], "'--shape' argument"),
     (["init", "normal(std=-1)", "--shape", "2", "2"], "'std' argument of normal must be a finite float >= 0. Got -1"),
     (["init", "uniform(low=1, high=0)", "--shape", "2", "2"], "'low' argument of uniform must be < high"),
     (["init", "xavier_uniform(gain=inf)", "--shape", "2", "2"], "'gain' argument of xavier_uniform must be a finite"),
     (["init", "he_normal", "--shape", "5"], "at least 2 entries. Got (5,)"),
     (["init", "he_normal", "--shape", "2", "x"], "argument --shape: invalid int value: 'x'"),
     (["init", "he_normal"], "the following arguments are required: --shape"),
-    (["init", "he_normal", "--shape", "2", "2", "--dtype", "int8"], "'dtype' argument of explain must be one of"),
-    (["init", "he_normal", "--shape", "2", "2", "--seed", "-1"], "'seed' argument of explain must be an int >= 0"),
+    (
+        ["init", "he_normal", "--shape", "2", "2", "--dtype", "int8"],
+        "'--dtype' argument of initlab init must be one of",
+    ),
+    (
+        ["init", "he_normal", "--shape", "2", "2", "--seed", "-1"],
+        "'--seed' argument of initlab init must be an int >= 0",
+    ),
     (["init", "normal(std=open('x'))", "--shape", "2", "2"], "Got \"open('x')\" instead"),
     (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
+    (
+        ["run", "symetry"],
+        "initlab run: NAME must be one of symmetry, bias-vs-weights, scale, depth, course. Got 'symetry'. "
+        "Did you mean 'symmetry'?",
+    ),
     ([], "the following arguments are required: COMMAND"),
 ]
 

@@ -41,8 +41,8 @@ BAD_INPUT = [
     (["run", "symmetry", "--set", "steps=" + "(" * 3000 + "1" + ")" * 3000], "--set steps may nest at most"),
     (["run", "symmetry", "--set", "lr=" + "-" * 3000 + "1"], "--set lr is nested too deeply to read"),
     # dimensions numpy refuses, and arrays that do not fit in memory (with the size they would need)
-    (["init", "he_normal", "--shape", "-1", "3"], "'shape' argument of explain must be"),
-    (["init", "he_normal", "--shape", "0", "3"], "'shape' argument of explain must be"),
+    (["init", "he_normal", "--shape", "-1", "3"], "'--shape' argument of initlab init must be"),
+    (["init", "he_normal", "--shape", "0", "3"], "'--shape' argument of initlab init must be"),
     (["init", "he_normal", "--shape", "99999999999999", "9"], "it needs 19.2 PiB"),
     (["init", "orthogonal", "--shape", "1000000", "1000000"], "Not enough memory for a 1000000 x 1000000"),
     # places initlab cannot write, refused before the work

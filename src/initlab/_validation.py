@@ -226,15 +226,15 @@ def check_shape(shape: Any, where: str | None = None, *, min_dims: int = 0, arg:
 _FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
-def check_dtype(dtype: Any, where: str | None = None) -> np.dtype[Any]:
-    """Return ``dtype`` as a numpy float dtype (float16, float32 or float64)."""
+def check_dtype(dtype: Any, where: str | None = None, *, arg: str = "dtype") -> np.dtype[Any]:
+    """Return ``dtype`` as a numpy float dtype (float16, float32 or float64); errors name ``arg``."""
     try:
         name = np.dtype(dtype).name
     except TypeError:
         name = ""
     if name not in _FLOAT_DTYPES:
         listed = ", ".join(_FLOAT_DTYPES)
-        raise InitlabTypeError(f"The 'dtype' argument{_owner(where)} must be one of {listed}. Got {dtype!r} instead.")
+        raise InitlabTypeError(f"The {arg!r} argument{_owner(where)} must be one of {listed}. Got {dtype!r} instead.")
     out: np.dtype[Any] = np.dtype(name)
     return out
 

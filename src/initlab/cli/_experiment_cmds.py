@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from .._validation import InitlabError, check_memory
+from .._validation import InitlabError, check_memory, closest
 from ._checks import UsageError, check_expression, quote, reading
 from ._terminal import print_table, progress, say
 
@@ -121,6 +121,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     from .. import results
     from ..experiments import EXPERIMENTS, make_config
 
+    if args.name not in EXPERIMENTS:
+        near = closest(args.name, EXPERIMENTS)
+        raise UsageError(
+            f"initlab run: NAME must be one of {', '.join(EXPERIMENTS)}. Got {quote(args.name)}."
+            + (f" Did you mean {near!r}?" if near else "")
+        )
     if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
         raise UsageError(f"initlab run: --seeds must be an int from 1 to {MAX_SEEDS}. Got {args.seeds}.")
     settings = _settings(args.set)

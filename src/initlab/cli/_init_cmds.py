@@ -89,10 +89,10 @@ def init(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     """Check SCHEME, the shape, the memory and --save before drawing; then print the plan and the statistics."""
     check_expression(args.scheme, "initlab init: SCHEME")
     with reading("initlab init: SCHEME"):
-        scheme = get(args.scheme)  # the same checks, in the same order, as explain makes
-        dims = check_shape(args.shape, "explain")
-        check_int(args.seed, "seed", "explain", low=0)
-        itemsize = check_dtype(args.dtype, "explain").itemsize
+        scheme = get(args.scheme)  # the checks explain makes, in its order, in the command line's words
+        dims = check_shape(args.shape, "initlab init", arg="--shape")
+        check_int(args.seed, "--seed", "initlab init", low=0)
+        itemsize = check_dtype(args.dtype, "initlab init", arg="--dtype").itemsize
         plan = scheme.plan(dims)
     shown = " x ".join(map(str, dims))
     check_memory(init_bytes(None if plan is None else plan.kind, dims, itemsize), f"a {shown} {args.dtype} tensor")
