@@ -103,6 +103,19 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def quoted(text: str, keep: int = 40) -> str:
+    """``text`` quoted for an error message, cut to about ``keep`` characters (long input stays one short line).
+
+    >>> quoted("he_normal")
+    "'he_normal'"
+    >>> quoted("1" + "0" * 400)
+    "'1000000000000000000000000000000...0000000' (401 characters)"
+    """
+    if len(text) <= keep:
+        return repr(text)
+    return f"{text[: keep - 9] + '...' + text[-7:]!r} ({len(text)} characters)"
+
+
 def check_float(
     value: Any,
     arg: str,

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .._validation import quoted
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_INT",
@@ -24,7 +26,6 @@ __all__ = [
     "check_expression",
     "check_new_file",
     "int64",
-    "quote",
     "reading",
 ]
 
@@ -38,19 +39,6 @@ class UsageError(Exception):
     """Bad command-line input: reported on one line, exit code 2."""
 
 
-def quote(text: str, keep: int = 40) -> str:
-    """``text`` quoted for an error message, cut to about ``keep`` characters (long input, one short line).
-
-    >>> quote("he_normal")
-    "'he_normal'"
-    >>> quote("1" + "0" * 400)
-    "'1000000000000000000000000000000...0000000' (401 characters)"
-    """
-    if len(text) <= keep:
-        return repr(text)
-    return f"{text[: keep - 9] + '...' + text[-7:]!r} ({len(text)} characters)"
-
-
 def _digits(value: int) -> int:
     """Decimal digits of ``value`` without converting it to text (Python refuses to print huge ints)."""
     return max(1, math.floor(abs(value).bit_length() * math.log10(2)) + 1)
@@ -61,10 +49,10 @@ def int64(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {quote(text)}") from None
+        raise argparse.ArgumentTypeError(f"invalid int value: {quoted(text)}") from None
     if abs(value) > MAX_INT:
         raise argparse.ArgumentTypeError(
-            f"invalid int value: {quote(text)} has {_digits(value)} digits; integers must be below 2**63"
+            f"invalid int value: {quoted(text)} has {_digits(value)} digits; integers must be below 2**63"
         )
     return value
 
@@ -79,24 +67,24 @@ def check_expression(text: str, what: str) -> None:
     for char in text:  # brackets first: Python's parser refuses more than 200 with a confusing message
         depth += (char in "([{") - (char in ")]}")
         if depth > MAX_DEPTH:
-            raise UsageError(f"{what} may nest at most {MAX_DEPTH} levels of brackets. Got {quote(text)}.")
+            raise UsageError(f"{what} may nest at most {MAX_DEPTH} levels of brackets. Got {quoted(text)}.")
     try:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError):  # not an expression, or an int literal Python refuses: the library says so
         return
     except (RecursionError, MemoryError):  # the parser itself gave up
-        raise UsageError(f"{what} is nested too deeply to read. Got {quote(text)}.") from None
+        raise UsageError(f"{what} is nested too deeply to read. Got {quoted(text)}.") from None
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise UsageError(
-                f"{what} may nest at most {MAX_DEPTH} levels (brackets, signs, operators). Got {quote(text)}."
+                f"{what} may nest at most {MAX_DEPTH} levels (brackets, signs, operators). Got {quoted(text)}."
             )
         if isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) > MAX_INT:
             raise UsageError(
                 f"{what} holds an integer with {_digits(node.value)} digits; integers must be below 2**63 "
-                f"(write large floats as 1e30). Got {quote(text)}."
+                f"(write large floats as 1e30). Got {quoted(text)}."
             )
         stack += [(child, depth + 1) for child in ast.iter_child_nodes(node)]
 
@@ -121,7 +109,7 @@ def check_new_file(text: str, arg: str, where: str) -> Path:
     if not text.strip():
         raise UsageError(f"{flag} must name a file. Got {text!r}.")
     if "\x00" in text:
-        raise UsageError(f"{flag} must not hold a NUL character. Got {quote(text, 80)}.")
+        raise UsageError(f"{flag} must not hold a NUL character. Got {quoted(text, 80)}.")
     path = Path(text)
     try:  # first: the system refuses even to look up a name longer than it takes
         os.lstat(path)
@@ -129,14 +117,14 @@ def check_new_file(text: str, arg: str, where: str) -> Path:
         if exc.errno == errno.ENAMETOOLONG:
             longest = max(len(part) for part in path.parts)
             raise UsageError(
-                f"{flag} has a name of {longest} characters, too long for the file system. Got {quote(text, 80)}."
+                f"{flag} has a name of {longest} characters, too long for the file system. Got {quoted(text, 80)}."
             ) from None
     if path.is_symlink() and not path.exists():
-        raise UsageError(f"{flag} is a dangling symbolic link (to {os.readlink(path)!r}). Got {quote(text, 80)}.")
+        raise UsageError(f"{flag} is a dangling symbolic link (to {os.readlink(path)!r}). Got {quoted(text, 80)}.")
     if path.is_dir():
         raise UsageError(f"{flag} must name a file; {text!r} is a folder.")
     if not path.parent.is_dir():
-        raise UsageError(f"{flag} must name a file in an existing folder. Got {quote(text, 80)}.")
+        raise UsageError(f"{flag} must name a file in an existing folder. Got {quoted(text, 80)}.")
     from ..results import check_target
 
     check_target(path.parent, arg=arg, where=where)

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from .._validation import InitlabError, check_memory, closest
-from ._checks import UsageError, check_expression, quote, reading
+from .._validation import InitlabError, check_memory, closest, quoted
+from ._checks import UsageError, check_expression, reading
 from ._terminal import print_table, progress, say
 
 __all__ = ["MAX_SEEDS", "experiments_list", "report", "run", "tour", "tour_configs"]
@@ -46,7 +46,7 @@ def _settings(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"initlab run: --set must be KEY=VALUE. Got {quote(pair)} instead.")
+            raise UsageError(f"initlab run: --set must be KEY=VALUE. Got {quoted(pair)} instead.")
         check_expression(value.strip(), f"initlab run: --set {key.strip()[:40]}")
         settings[key.strip()] = value.strip()
     return settings
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     if args.name not in EXPERIMENTS:
         near = closest(args.name, EXPERIMENTS)
         raise UsageError(
-            f"initlab run: NAME must be one of {', '.join(EXPERIMENTS)}. Got {quote(args.name)}."
+            f"initlab run: NAME must be one of {', '.join(EXPERIMENTS)}. Got {quoted(args.name)}."
             + (f" Did you mean {near!r}?" if near else "")
         )
     if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
@@ -204,7 +204,7 @@ def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     """report.html from the results saved in DIR; a folder it cannot read whole is one line, exit 2."""
     folder = Path(args.folder)
     if not args.folder.strip() or not folder.is_dir():
-        raise UsageError(f"initlab report: DIR must be a folder of saved results. Got {quote(args.folder, 80)}.")
+        raise UsageError(f"initlab report: DIR must be a folder of saved results. Got {quoted(args.folder, 80)}.")
     from ..results import check_target
 
     check_target(args.folder, arg="DIR", where="initlab report")

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import InitlabValueError
+from .._validation import InitlabValueError, quoted
 from .._version import __version__
 from ._result import Result
 
@@ -70,13 +70,6 @@ def _subject(arg: str, where: str) -> str:
     if arg.startswith("-") or arg.isupper():
         return f"{where}: {arg}"
     return f"The {arg!r} argument of {where}"
-
-
-def _shown(text: str, keep: int = 80) -> str:
-    """``text`` quoted for a message, cut to about ``keep`` characters (a long path stays one short line)."""
-    if len(text) <= keep:
-        return repr(text)
-    return f"{text[: keep - 9] + '...' + text[-7:]!r} ({len(text)} characters)"
 
 
 def _name_max(folder: Path) -> int:
@@ -149,18 +142,18 @@ def check_target(out: str | Path, name: str | None = None, *, arg: str = "out", 
     if not text.strip():
         raise InitlabValueError(f"{subject} must be a folder. Got {text!r} instead.")
     if "\x00" in text:
-        raise InitlabValueError(f"{subject} must not hold a NUL character. Got {_shown(text)}.")
+        raise InitlabValueError(f"{subject} must not hold a NUL character. Got {quoted(text, 80)}.")
     path = Path(text)
     limit = _name_max(Path(path.anchor or "."))  # checked first: the system refuses even to look up a longer name
     for part in path.parts:
         if len(os.fsencode(part)) > limit:
             raise InitlabValueError(
                 f"{subject} has a name of {len(part)} characters; the file system takes at most {limit}. "
-                f"Got {_shown(text)}."
+                f"Got {quoted(text, 80)}."
             )
     if len(os.fsencode(os.path.abspath(text))) >= 4096:
         raise InitlabValueError(
-            f"{subject} is a path of {len(text)} characters; at most 4095 are possible. Got {_shown(text, 40)}."
+            f"{subject} is a path of {len(text)} characters; at most 4095 are possible. Got {quoted(text, 40)}."
         )
     base = Path(".")
     try:
@@ -168,24 +161,25 @@ def check_target(out: str | Path, name: str | None = None, *, arg: str = "out", 
             if p.is_symlink() and not p.exists():
                 link = "is a" if p == path else "goes through the"
                 raise InitlabValueError(
-                    f"{subject} must be a folder. Got {_shown(text)}, which {link} dangling symbolic link "
-                    f"{'' if p == path else repr(str(p)) + ' '}(to {_shown(os.readlink(p))})."
+                    f"{subject} must be a folder. Got {quoted(text, 80)}, which {link} dangling symbolic link "
+                    f"{'' if p == path else repr(str(p)) + ' '}(to {quoted(os.readlink(p), 80)})."
                 )
             if p.exists():
                 if not p.is_dir():
                     how = "which is a file" if p == path else f"but {str(p)!r} is a file"
-                    raise InitlabValueError(f"{subject} must be a folder. Got {_shown(text)}, {how}.")
+                    raise InitlabValueError(f"{subject} must be a folder. Got {quoted(text, 80)}, {how}.")
                 base = p
                 break
         if name is not None:
             _check_run_folder(path / name, name, arg, where)
     except OSError as exc:
-        raise InitlabValueError(f"{subject} cannot be looked at ({exc.strerror}). Got {_shown(text)}.") from None
+        raise InitlabValueError(f"{subject} cannot be looked at ({exc.strerror}). Got {quoted(text, 80)}.") from None
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".initlab-probe-", dir=base))
     except OSError as exc:
         raise InitlabValueError(
-            f"{subject} must be a place initlab can write; {str(base)!r} is not ({exc.strerror}). Got {_shown(text)}."
+            f"{subject} must be a place initlab can write; {str(base)!r} is not ({exc.strerror}). "
+            f"Got {quoted(text, 80)}."
         ) from None
     return path
 
