@@ -57,7 +57,8 @@ LAYERS = {
     "diagnostics": 3,
     "results": 3,
     "experiments": 4,
-    "cli": 5,
+    "torch": 5,
+    "cli": 6,
 }
 
 
