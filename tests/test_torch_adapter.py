@@ -284,6 +284,47 @@ def test_inspect_transformer_encoder_layer() -> None:
     assert [r.path for r in inspect(layer, torch.randn(2, 6, 32)).params if r.fan_in] == weights
 
 
+class Block(nn.Module):
+    """A residual block that calls one ReLU twice (as torchvision's BasicBlock does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + x)
+        return self.head(out.mean((2, 3)))
+
+
+def test_a_module_called_twice_is_seen_at_each_call() -> None:
+    torch.manual_seed(0)
+    block = Block()
+    assert by_path(inspect(block))["conv2.weight"].activation == "linear"  # the ReLU is registered before conv2
+    rows = by_path(inspect(block, torch.randn(2, 4, 6, 6)))
+    assert rows["conv1.weight"].activation == "relu" and rows["conv2.weight"].activation == "relu"
+    assert rows["head.weight"].activation == "linear"
+
+
+def test_prelu_slope_is_read_from_its_weight() -> None:
+    model = nn.Sequential(nn.Linear(9, 4), nn.PReLU(init=0.5))
+    row = by_path(inspect(model))["0.weight"]
+    assert row.activation == "leaky_relu" and row.he_std == pytest.approx(math.sqrt(2 / 1.25) / 3)
+
+
+def test_lazy_parameters() -> None:
+    model = nn.Sequential(nn.LazyLinear(3))
+    found = inspect(model)
+    assert [p for p, _ in found.not_understood] == ["0.weight", "0.bias"]
+    with pytest.raises(InitlabValueError, match="uninitialized lazy parameters"):
+        inspect(model, torch.randn(2, 5))
+    assert isinstance(model[0].weight, nn.parameter.UninitializedParameter)
+
+
 class LSTMClassifier(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -52,7 +52,7 @@ _ACTIVATIONS: dict[type[nn.Module], str] = {
     nn.SiLU: "silu",
     nn.ELU: "elu",
     nn.SELU: "selu",
-    nn.Hardtanh: "tanh",
+    nn.PReLU: "leaky_relu",
 }
 _PASS_THROUGH: tuple[type[nn.Module], ...] = (
     *_NORMS,
@@ -147,7 +147,7 @@ class Inspection:
 
 def _activation_of(module: nn.Module) -> str | None:
     for kind, name in _ACTIVATIONS.items():
-        if type(module) is kind or (isinstance(module, kind) and kind is not nn.Hardtanh):
+        if isinstance(module, kind):
             return name
     return None
 
@@ -171,14 +171,21 @@ def _structural(module: nn.Module, name: str, parents: Mapping[str, nn.Module], 
 
 def _gain(activation: str, module: nn.Module | None) -> float:
     if activation in TORCH_GAINS:
-        slope = getattr(module, "negative_slope", None) if activation == "leaky_relu" else None
+        slope = None
+        if isinstance(module, nn.PReLU):  # its slope is a parameter: the mean of its current values
+            slope = float(module.weight.detach().double().mean())
+        elif activation == "leaky_relu":
+            slope = getattr(module, "negative_slope", None)
         return gain(activation, slope)
     act = get_activation(activation)
     return gain(lambda z: act.forward(np, z))
 
 
 def _follows(order: list[tuple[str, nn.Module]]) -> dict[str, tuple[str, nn.Module | None]]:
-    """For each module path with its own weights: the activation that runs next (name, module), or linear."""
+    """For each module path with its own weights: the activation that runs next (name, module), or linear.
+
+    A module that appears more than once (called twice) counts at its first appearance.
+    """
     found: dict[str, tuple[str, nn.Module | None]] = {}
     for i, (path, module) in enumerate(order):
         if not any(True for _ in module.parameters(recurse=False)) or isinstance(module, _PASS_THROUGH):
@@ -207,13 +214,12 @@ def _run(model: nn.Module, example: Any) -> list[tuple[str, nn.Module]]:
     names = {id(m): p for p, m in model.named_modules(remove_duplicate=False)}
     modes = [(m, m.training) for m in model.modules()]
     buffers = [(b, b.detach().clone()) for b in model.buffers()]
-    ran: list[tuple[str, nn.Module]] = []
+    ran: list[tuple[str, nn.Module]] = []  # every call, so that a ReLU used twice is seen twice
     seen: set[int] = set()
 
     def hook(module: nn.Module, args: Any) -> None:
-        if id(module) not in seen:
-            seen.add(id(module))
-            ran.append((names[id(module)], module))
+        seen.add(id(module))
+        ran.append((names[id(module)], module))
 
     handles = [m.register_forward_pre_hook(hook) for m in model.modules()]
     fastpath = torch.backends.mha.get_fastpath_enabled()
@@ -278,6 +284,13 @@ def inspect(model: nn.Module, example: Any = None, *, activations: Mapping[str, 
             f"The 'model' argument of inspect must be a torch.nn.Module. Got {shown(model)} instead."
         )
     overrides = dict(activations or {})
+    if example is not None:
+        lazy = [n for n, p in model.named_parameters() if isinstance(p, nn.parameter.UninitializedParameter)]
+        if lazy:
+            raise InitlabValueError(
+                f"The 'model' argument of inspect has uninitialized lazy parameters ({', '.join(lazy)}); running "
+                "'example' would create them and change the model. Call the model once before inspect."
+            )
     modules = dict(model.named_modules())
     for path, act in overrides.items():
         if path not in modules:
@@ -296,7 +309,6 @@ def inspect(model: nn.Module, example: Any = None, *, activations: Mapping[str, 
     else:
         order_name, order = "registration", list(modules.items())
     follows = _follows(order)
-    rank = {path: i for i, (path, _) in enumerate(order)}
 
     owners: dict[int, list[tuple[str, str, str]]] = {}  # id(param) -> [(full name, module path, own name)]
     tensors: dict[int, torch.Tensor] = {}
@@ -314,6 +326,28 @@ def inspect(model: nn.Module, example: Any = None, *, activations: Mapping[str, 
         full, mpath, pname = entries[0]
         module = model.get_submodule(mpath)
         p = tensors[pid]
+        if isinstance(p, nn.parameter.UninitializedParameter):
+            why = "an uninitialized lazy parameter: it has no shape until the model runs once"
+            unknown.append((full, why))
+            rows.append(
+                ParamRow(
+                    path=full,
+                    module=mpath,
+                    module_type=type(module).__name__,
+                    param=pname,
+                    shape=(),
+                    fan_in=None,
+                    fan_out=None,
+                    how=why,
+                    activation=None,
+                    activation_from=None,
+                    std=None,
+                    he_std=None,
+                    lecun_std=None,
+                    xavier_std=None,
+                )
+            )
+            continue
         try:
             fans = param_fans(module, pname)
             fan_in, fan_out, how = fans
@@ -355,6 +389,6 @@ def inspect(model: nn.Module, example: Any = None, *, activations: Mapping[str, 
                 tied=tuple(e[0] for e in entries[1:]),
             )
         )
-    position = {path: i for i, path in enumerate(dict.fromkeys(rank))}
+    position = {path: i for i, path in enumerate(dict.fromkeys(path for path, _ in order))}  # first appearance
     rows.sort(key=lambda r: position.get(r.module, len(position)))  # stable: a module's own order kept
     return Inspection(type(model).__name__, order_name, tuple(rows), tuple(unknown))
