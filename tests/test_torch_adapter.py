@@ -372,7 +372,10 @@ def test_unknown_parameters_are_listed_with_a_reason() -> None:
 
 
 def test_inspect_errors() -> None:
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)).train()
+    before = snapshot(model)
     with pytest.raises(InitlabValueError, match="The 'example' argument of inspect must be an input the model accepts"):
-        inspect(nn.Linear(3, 2), torch.randn(2, 5))
+        inspect(model, torch.randn(2, 5))
+    assert_untouched(model, before)  # a failed run removes its hooks and restores the modes too
     with pytest.raises(InitlabValueError, match="'nope', which is not a module of the model"):
         inspect(nn.Linear(3, 2), activations={"nope": "relu"})
