@@ -379,3 +379,12 @@ def test_inspect_errors() -> None:
     assert_untouched(model, before)  # a failed run removes its hooks and restores the modes too
     with pytest.raises(InitlabValueError, match="'nope', which is not a module of the model"):
         inspect(nn.Linear(3, 2), activations={"nope": "relu"})
+
+
+def test_a_module_registered_under_two_names_is_listed_once() -> None:
+    torch.manual_seed(0)
+    shared = nn.Linear(4, 4)
+    model = nn.Sequential(shared, nn.ReLU(), shared, nn.Tanh())
+    found = inspect(model, torch.randn(3, 4))
+    assert [(r.path, r.tied) for r in found.params] == [("0.weight", ("2.weight",)), ("0.bias", ("2.bias",))]
+    assert found.params[0].activation == "relu"  # at its first call

@@ -211,7 +211,9 @@ def _run(model: nn.Module, example: Any) -> list[tuple[str, nn.Module]]:
     the layers inside a transformer run as modules and are seen; torch also skips
     the fused path of a ``TransformerEncoderLayer`` that has hooks).
     """
-    names = {id(m): p for p, m in model.named_modules(remove_duplicate=False)}
+    names: dict[int, str] = {}
+    for path, m in model.named_modules(remove_duplicate=False):
+        names.setdefault(id(m), path)  # a module registered twice goes by its first name, as in the rows
     modes = [(m, m.training) for m in model.modules()]
     buffers = [(b, b.detach().clone()) for b in model.buffers()]
     ran: list[tuple[str, nn.Module]] = []  # every call, so that a ReLU used twice is seen twice
