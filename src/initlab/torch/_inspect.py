@@ -328,34 +328,20 @@ def inspect(model: nn.Module, example: Any = None, *, activations: Mapping[str, 
         full, mpath, pname = entries[0]
         module = model.get_submodule(mpath)
         p = tensors[pid]
-        if isinstance(p, nn.parameter.UninitializedParameter):
-            why = "an uninitialized lazy parameter: it has no shape until the model runs once"
-            unknown.append((full, why))
-            rows.append(
-                ParamRow(
-                    path=full,
-                    module=mpath,
-                    module_type=type(module).__name__,
-                    param=pname,
-                    shape=(),
-                    fan_in=None,
-                    fan_out=None,
-                    how=why,
-                    activation=None,
-                    activation_from=None,
-                    std=None,
-                    he_std=None,
-                    lecun_std=None,
-                    xavier_std=None,
-                )
+        uninitialized = isinstance(p, nn.parameter.UninitializedParameter)  # no shape until the model runs once
+        if uninitialized:
+            fan_in, fan_out, how = (
+                None,
+                None,
+                "an uninitialized lazy parameter: it has no shape until the model runs once",
             )
-            continue
-        try:
-            fans = param_fans(module, pname)
-            fan_in, fan_out, how = fans
-        except InitlabValueError as exc:
-            fan_in, fan_out, how = None, None, str(exc)
             unknown.append((full, how))
+        else:
+            try:
+                fan_in, fan_out, how = param_fans(module, pname)
+            except InitlabValueError as exc:
+                fan_in, fan_out, how = None, None, str(exc)
+                unknown.append((full, how))
         activation: str | None = None
         source: str | None = None
         act_module: nn.Module | None = None
@@ -367,7 +353,7 @@ def inspect(model: nn.Module, example: Any = None, *, activations: Mapping[str, 
             else:
                 activation, act_module = follows.get(mpath, ("linear", None))
                 source = f"{order_name} order" if act_module is not None else f"none seen in {order_name} order"
-        std = float(p.detach().to(torch.float64).std()) if p.numel() > 1 else None
+        std = float(p.detach().to(torch.float64).std()) if not uninitialized and p.numel() > 1 else None
         he = lecun = xavier = None
         if fan_in is not None and fan_out is not None and activation is not None:
             g = _gain(activation, act_module)
@@ -378,7 +364,7 @@ def inspect(model: nn.Module, example: Any = None, *, activations: Mapping[str, 
                 module=mpath,
                 module_type=type(module).__name__,
                 param=pname,
-                shape=tuple(int(d) for d in p.shape),
+                shape=() if uninitialized else tuple(int(d) for d in p.shape),
                 fan_in=fan_in,
                 fan_out=fan_out,
                 how=how,
@@ -388,7 +374,7 @@ def inspect(model: nn.Module, example: Any = None, *, activations: Mapping[str, 
                 he_std=he,
                 lecun_std=lecun,
                 xavier_std=xavier,
-                tied=tuple(e[0] for e in entries[1:]),
+                tied=() if uninitialized else tuple(e[0] for e in entries[1:]),
             )
         )
     position = {path: i for i, path in enumerate(dict.fromkeys(path for path, _ in order))}  # first appearance
