@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import History, distinct_units
+
 __all__ = ["CHUNK_BYTES", "ROW_BYTES", "Divergence", "chunks", "concat", "distinct", "diverged_sentence",
            "divergence", "mean_sd"]  # fmt: skip
 
@@ -38,21 +40,12 @@ class Divergence:
         ]
 
 
-def divergence(history: Any) -> Divergence:
-    """The :class:`Divergence` of a training history (its ``loss`` is ``(steps, M)``)."""
-    loss = np.asarray(history.loss)
-    at = getattr(history, "diverged_at", None)
-    if at is None:
-        finite = np.isfinite(loss)
-        at = np.where(finite.all(axis=0), -1, np.argmin(finite, axis=0))
-    at = np.asarray(at)
-    last = getattr(history, "last_finite_loss", None)
-    if last is None:
-        idx = np.where(at < 0, loss.shape[0] - 1, at - 1)
-        last = np.where(idx >= 0, loss[np.maximum(idx, 0), np.arange(loss.shape[1])], np.nan)
+def divergence(history: History) -> Divergence:
+    """The :class:`Divergence` of a training history, from its ``diverged_at`` and ``last_finite_loss``."""
+    loss = history.loss
     with np.errstate(invalid="ignore"):
-        grew = (at < 0) & (loss[-1] > loss[0] + 1e-6 * np.abs(loss[0]))  # beyond rounding
-    return Divergence(at, np.asarray(last), grew)
+        grew = ~history.diverged & (loss[-1] > loss[0] + 1e-6 * np.abs(loss[0]))  # beyond rounding
+    return Divergence(history.diverged_at, history.last_finite_loss, grew)
 
 
 def diverged_sentence(divs: Sequence[Divergence]) -> str:
@@ -110,8 +103,6 @@ def concat(parts: Sequence[dict[str, Any]], axis: Callable[[str], int | None]) -
 def distinct(W: Any, b: Any, A: Any) -> np.ndarray:
     """Distinct units per model, as floats: NaN for a model whose weights or activations are not finite (NaN
     units are not 'distinct', they are not measured)."""
-    from ..engine import distinct_units
-
     W, b, A = np.asarray(W), np.asarray(b), np.asarray(A)
     ok = np.isfinite(W).all(axis=(-2, -1)) & np.isfinite(b).all(axis=(-2, -1)) & np.isfinite(A).all(axis=(-2, -1))
     out = np.full(ok.shape, np.nan)
