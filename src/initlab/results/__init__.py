@@ -7,13 +7,14 @@ when figures are drawn or a report is written.
 
 from __future__ import annotations
 
-from ._figures import figures, save_figures
+from ._figures import PALETTE, figures, save_figures
 from ._report import write_report
 from ._result import Result
 from ._store import FILES, check_target, finished, load, save
 
 __all__ = [
     "FILES",
+    "PALETTE",
     "Result",
     "check_target",
     "figures",

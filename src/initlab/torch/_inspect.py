@@ -39,6 +39,7 @@ from .._validation import InitlabError, InitlabTypeError, InitlabValueError, sho
 from ..engine import get_activation
 from ..initializers import TORCH_GAINS, gain
 from ._fans import _NORMS, param_fans
+from ._tables import Tabular, num, text_table
 
 __all__ = ["Inspection", "ParamRow", "inspect"]
 
@@ -94,7 +95,7 @@ class ParamRow:
 
 
 @dataclass(frozen=True)
-class Inspection:
+class Inspection(Tabular):
     """What :func:`inspect` found: ``params`` in ``order`` (execution or registration), what it did not understand."""
 
     model_type: str
@@ -103,42 +104,56 @@ class Inspection:
     not_understood: tuple[tuple[str, str], ...] = field(default=())
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per parameter, for a table (``pandas.DataFrame(inspection.rows())``)."""
-        return [asdict(row) for row in self.params]
+        """One dict per parameter, for a table (``inspection.to_frame()`` with pandas)."""
+        return [{**asdict(row), "shape": list(row.shape), "tied": list(row.tied)} for row in self.params]
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, as plain JSON-ready values."""
         return {
             "model_type": self.model_type,
             "order": self.order,
-            "rows": [{**r, "shape": list(r["shape"]), "tied": list(r["tied"])} for r in self.rows()],
+            "rows": self.rows(),
             "not_understood": [{"path": p, "reason": why} for p, why in self.not_understood],
         }
 
-    def __repr__(self) -> str:
-        def num(x: float | None) -> str:
-            return "-" if x is None else f"{x:.4g}"
+    def plot(self) -> Any:
+        """A matplotlib figure: each fan-scaled weight's current std against its He, LeCun and Xavier targets."""
+        import matplotlib.pyplot as plt
 
+        from ..results import PALETTE
+
+        rows = [r for r in self.params if r.he_std is not None and r.std is not None]
+        fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(rows) + 2), 3.6), layout="constrained")
+        x = range(len(rows))
+        ax.plot(x, [float(r.std or 0.0) for r in rows], "o-", color=PALETTE[0], label="current std")
+        for i, (key, label) in enumerate((("he_std", "He"), ("lecun_std", "LeCun"), ("xavier_std", "Xavier"))):
+            ax.plot(x, [float(getattr(r, key)) for r in rows], "_", markersize=14, color=PALETTE[i + 1], label=label)
+        ax.set_xticks(list(x), [r.path for r in rows], rotation=60, ha="right", fontsize=7)
+        ax.set_yscale("log")
+        ax.set_ylabel("std of the weight")
+        ax.set_title(f"{self.model_type}: weights against the targets for the activation that follows", fontsize=9)
+        ax.legend(fontsize=7)
+        return fig
+
+    def __repr__(self) -> str:
         head = ("parameter", "type", "shape", "fan_in", "fan_out", "activation", "std", "he", "lecun", "xavier")
-        table = [head]
-        for r in self.params:
-            table.append(
-                (
-                    r.path + (" (= " + ", ".join(r.tied) + ")" if r.tied else ""),
-                    r.module_type,
-                    "x".join(str(d) for d in r.shape),
-                    num(r.fan_in),
-                    num(r.fan_out),
-                    r.activation or "-",
-                    num(r.std),
-                    num(r.he_std),
-                    num(r.lecun_std),
-                    num(r.xavier_std),
-                )
+        body = [
+            (
+                r.path + (" (= " + ", ".join(r.tied) + ")" if r.tied else ""),
+                r.module_type,
+                "x".join(str(d) for d in r.shape),
+                num(r.fan_in),
+                num(r.fan_out),
+                r.activation or "-",
+                num(r.std),
+                num(r.he_std),
+                num(r.lecun_std),
+                num(r.xavier_std),
             )
-        widths = [max(len(line[i]) for line in table) for i in range(len(head))]
+            for r in self.params
+        ]
         lines = [f"Inspection of {self.model_type}: {len(self.params)} parameters in {self.order} order"]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table]
+        lines += text_table(head, body)
         if self.not_understood:
             lines.append("  not understood:")
             lines += [f"    {p}: {why}" for p, why in self.not_understood]
