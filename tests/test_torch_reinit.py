@@ -393,3 +393,62 @@ def test_numpy_streams_do_not_touch_numpys_global_rng() -> None:
     np.random.seed(0)
     reinit(mlp(3, 8), "he", generator=0)
     assert np.random.random() == expected
+
+
+class Scaled(nn.Module):
+    """A custom module: its own parameter has no layout initlab knows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((8,), 0.3))
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gamma * self.fc(x)
+
+
+class Conv1D(nn.Module):
+    """HF GPT-2's Conv1D: a dense layer whose weight is stored (in, out)."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_in, n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+
+def test_unknown_and_lazy_parameters_are_kept_with_the_reason_unless_a_rule_names_them() -> None:
+    model = Scaled()
+    plan = reinit(model, "he", generator=0)
+    assert plan["gamma"].keep and "not re-initialized" in plan["gamma"].source
+    assert torch.equal(model.gamma.detach(), torch.full((8,), 0.3))
+    assert "gamma" in plan.explain() and "kept as it is" in plan.explain()
+    reinit(model, "he", rules=[("gamma", "ones")], generator=0)
+    assert torch.equal(model.gamma.detach(), torch.ones(8))
+    lazy = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.Linear(4, 2))
+    plan = reinit(lazy, "he", generator=0)
+    assert plan["0.weight"].keep and plan["0.weight"].source == "an uninitialized lazy parameter"
+    assert not plan["2.weight"].keep
+
+
+def test_hf_conv1d_is_drawn_with_its_transposed_fans() -> None:
+    layer = Conv1D(64, 256)  # weight (in, out) = (64, 256): fan_in 64; the shape rule would say 256
+    plan = reinit(layer, "he", generator=0)
+    assert (plan["weight"].fan_in, plan["weight"].fan_out) == (64, 256)
+    assert abs(sd(layer.weight) / math.sqrt(2 / 64) - 1) < 0.05
+
+
+def test_bias_policy_stds_are_planned_and_drawn() -> None:
+    model = nn.Sequential(nn.Linear(25, 4000))
+    plan = reinit(model, "he", bias="torch_default", generator=0)
+    assert plan["0.bias"].std == pytest.approx(1 / (5 * math.sqrt(3)))
+    assert abs(sd(model[0].bias) / plan["0.bias"].std - 1) < 0.05
+    assert float(model[0].bias.detach().abs().max()) <= 0.2
+
+
+def test_a_scheme_that_cannot_fit_a_tensor_names_the_argument_that_gave_it() -> None:
+    with pytest.raises(InitlabValueError, match=r"'rules' argument of plan_reinit gives 'dirac.*0\.weight"):
+        plan_reinit(mlp(3, 8), "he", rules=[("0.weight", "dirac")])
+    with pytest.raises(InitlabValueError, match="'example' argument of plan_reinit"):
+        plan_reinit(mlp(3, 8), "auto", example=torch.zeros(2, 5))
+    with pytest.raises(InitlabValueError, match="'activations' argument of plan_reinit"):
+        plan_reinit(mlp(3, 8), "auto", activations={"9": "relu"})

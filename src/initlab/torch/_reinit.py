@@ -58,6 +58,7 @@ from torch import nn
 from .._validation import InitlabError, InitlabTypeError, InitlabValueError, closest, shown
 from ..initializers import Initializer, Plan, draw, get, get_bias
 from ..initializers import names as scheme_names
+from ..spec import parse_spec
 from ._fans import _NORMS, param_fans
 from ._inspect import ParamRow, inspect
 from ._tables import Tabular, num, text_table
@@ -594,9 +595,10 @@ def _entry_for(
             is_bias_policy = False
         if is_bias_policy:
             fan_in = _weight_fan_in(module, row.param)
-            std = 0.0 if value in ("zeros",) else None
+            std, formula = _bias_std(value, fan_in)
             base["fan_in"], base["fan_out"] = fan_in, None
-            return PlanEntry(spec=value, kind="bias", formula=f"bias policy {value}", std=std, **base)
+            base["fans_how"] = "the fan_in of the layer's weight (used by torch_default)" if fan_in else ""
+            return PlanEntry(spec=value, kind="bias", formula=formula, std=std, **base)
     activation = None
     if value == "auto":
         if row.he_std is None:
@@ -619,7 +621,11 @@ def _entry_for(
     try:
         plans = _weight_plans(init, block, blocks, (row.fan_in, row.fan_out))
     except InitlabError as exc:
-        raise InitlabValueError(f"The scheme {spec!r} cannot initialize {row.path} of shape {shape}: {exc}") from None
+        arg = "rules" if source.startswith("rule") else "recurrent" if source.startswith("recurrent") else "scheme"
+        raise InitlabValueError(
+            f"The {arg!r} argument of {where} gives {spec!r} to {row.path} of shape {shape}, which it cannot "
+            f"initialize: {exc}"
+        ) from None
     if not plans:
         return PlanEntry(
             spec=spec,
@@ -649,6 +655,23 @@ def _entry_for(
         plans=plans,
         **base,
     )
+
+
+def _bias_std(spec: str, fan_in: int | None) -> tuple[float | None, str]:
+    """The std of the bias a policy draws, and its formula."""
+    name, kw = parse_spec(spec, "plan_reinit")
+    if name in ("zeros", "constant"):
+        return 0.0, f"b = {float(kw.get('value', 0.0)):g}"
+    if name == "normal":
+        std = float(kw.get("std", 0.01))
+        return std, f"b ~ N({float(kw.get('mean', 0.0)):g}, std^2), std = {std:g}"
+    if name == "uniform":
+        low, high = float(kw.get("low", -0.01)), float(kw.get("high", 0.01))
+        return (high - low) / math.sqrt(12.0), f"b ~ U({low:g}, {high:g})"
+    if name == "torch_default" and fan_in:
+        bound = 1.0 / math.sqrt(fan_in)
+        return bound / math.sqrt(3.0), f"b ~ U(-bound, bound), bound = 1 / sqrt(fan_in) = 1/sqrt({fan_in})"
+    return None, f"bias policy {spec}"
 
 
 def _as_init(value: str | Initializer) -> Initializer:
@@ -725,7 +748,10 @@ def plan_reinit(
             f"fixup_init, t_fixup_init). Got {shown(depth)} instead."
         )
     seed, seed_note = _seed_of(generator, where)
-    found = inspect(model, example, activations=activations)
+    try:
+        found = inspect(model, example, activations=activations)
+    except InitlabError as exc:  # its messages name inspect; the user called plan_reinit
+        raise type(exc)(str(exc).replace(" of inspect", f" of {where}")) from exc.__cause__
     used = [False] * len(rule_list)
     entries: list[PlanEntry] = []
     notes = [seed_note] if seed_note else []
