@@ -47,6 +47,7 @@ import fnmatch
 import hashlib
 import math
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -679,12 +680,20 @@ def _as_init(value: str | Initializer) -> Initializer:
 
 
 def _formula(p: Plan) -> str:
-    """The plan's formula with its numbers: ``..., std = gain / sqrt(fan_in) = 1.414/sqrt(576) = 0.0589``."""
+    """The plan's formula with its numbers: ``..., std = gain / sqrt(fan_in) = 1.41421 / sqrt(576) = 0.0589256``."""
     text = p.formula
-    if p.fan_in is not None and p.gain is not None and p.kind in _FAN_KINDS:
-        text += f" (gain = {p.gain:.6g}, fan_in = {p.fan_in}, fan_out = {p.fan_out}, std = {p.std:.6g})"
-    elif p.kind in _FAN_KINDS:
+    if p.kind not in _FAN_KINDS:
+        return text
+    head, sep, expr = text.rpartition("std = ")
+    if p.fan_in is not None and p.fan_out is not None and sep and "fan_" in expr:
+        numbers = {"gain": f"{p.gain:.6g}" if p.gain is not None else "gain", "fan_in": str(p.fan_in)}
+        numbers["fan_out"] = str(p.fan_out)
+        filled = re.sub(r"\b(gain|fan_in|fan_out)\b", lambda m: numbers[m.group(1)], expr)
+        text = f"{head}{sep}{expr} = {filled} = {p.std:.6g}"
+    else:
         text += f" (std = {p.std:.6g})"
+    if p.kind == "uniform" and p.high is not None:
+        text += f", bound = {p.high:.6g}"
     return text
 
 
