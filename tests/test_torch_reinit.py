@@ -452,3 +452,15 @@ def test_a_scheme_that_cannot_fit_a_tensor_names_the_argument_that_gave_it() -> 
         plan_reinit(mlp(3, 8), "auto", example=torch.zeros(2, 5))
     with pytest.raises(InitlabValueError, match="'activations' argument of plan_reinit"):
         plan_reinit(mlp(3, 8), "auto", activations={"9": "relu"})
+
+
+def test_torch_scheme_follows_torchs_defaults_inside_attention() -> None:
+    model = transformer()
+    reinit(model, "torch", bias="torch", generator=2)
+    attn = model.layers[0].self_attn
+    assert torch.equal(attn.out_proj.bias.detach(), torch.zeros(32))
+    assert torch.equal(attn.in_proj_bias.detach(), torch.zeros(96))
+    bound = math.sqrt(6 / (32 + 96))  # torch's xavier_uniform_ over the whole packed (3E, E) matrix
+    assert float(attn.in_proj_weight.detach().abs().max()) <= bound
+    assert abs(sd(attn.in_proj_weight) / (bound / math.sqrt(3)) - 1) < 0.1
+    assert float(model.layers[0].linear1.bias.detach().abs().max()) > 0  # Linear's own uniform bias

@@ -802,6 +802,9 @@ def plan_reinit(
             h = row.shape[0] // 4
             fills = ((h, 2 * h, float(rec["forget_bias"])),)
             source += f"; forget gate (rows {h}:{2 * h}, gate order i, f, g, o) = {float(rec['forget_bias']):g}"
+        parent = model.get_submodule(row.module.rpartition(".")[0]) if "." in row.module else model
+        if value == "torch" and role == "bias" and isinstance(parent, nn.MultiheadAttention):
+            value, source = "zeros", source + " (torch's MultiheadAttention starts out_proj.bias at 0)"
         entry = _entry_for(row, module, value, source, role, where)
         padding = getattr(module, "padding_idx", None) if role == "embedding" else None
         if isinstance(padding, int) and entry.kind != "keep":
