@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -464,3 +465,18 @@ def test_torch_scheme_follows_torchs_defaults_inside_attention() -> None:
     assert float(attn.in_proj_weight.detach().abs().max()) <= bound
     assert abs(sd(attn.in_proj_weight) / (bound / math.sqrt(3)) - 1) < 0.1
     assert float(model.layers[0].linear1.bias.detach().abs().max()) > 0  # Linear's own uniform bias
+
+
+def test_a_callable_scheme_and_a_depth_factor_on_a_bias_policy() -> None:
+    def halves(shape, rng, *, dtype=np.float64):  # a user's initializer: no plan, drawn on each block's shape
+        return np.full(shape, 0.5, dtype=dtype)
+
+    model = nn.LSTM(4, 6)
+    plan = reinit(model, halves, bias="constant(value=0.2)", generator=0)
+    assert plan["weight_ih_l0"].kind == "custom" and plan["weight_ih_l0"].blocks == 4
+    assert torch.equal(model.weight_ih_l0.detach(), torch.full((24, 4), 0.5))
+    scaled = replace(plan, entries=tuple(e.scaled([0.5], "test") if e.role == "bias" else e for e in plan.entries))
+    scaled.apply(model)
+    assert torch.allclose(model.bias_ih_l0.detach(), torch.full((24,), 0.1))
+    assert scaled["bias_ih_l0"].std == 0.0
+    json.dumps(scaled.to_dict())

@@ -9,10 +9,14 @@ returned :class:`ReinitPlan` shows it (``explain()``, a table, a figure) and
 
 How each parameter is chosen, first match wins:
 
-1. ``rules``: ``(selector, value)`` pairs; a selector is a module class (matches
-   every parameter of the modules of that class) or a glob on the parameter's
-   path (``"*.out_proj.weight"``, any of a tied tensor's names); the value is a
-   scheme (for weights), a bias policy (for biases) or ``"keep"``.
+1. ``rules``: ``(selector, value)`` pairs; a selector is a module class or a
+   glob (``fnmatch``) on the parameter's path (``"*.out_proj.weight"``; any of a
+   tied tensor's names matches).  A class rule sets the weights of the modules of
+   that class (norm scales and embeddings included); their biases follow ``bias``
+   unless the value is ``"keep"``, which keeps every parameter of those modules.
+   A glob rule sets whatever it matches: a scheme for weights, a bias policy
+   (or any initializer) for biases, or ``"keep"``.  A rule that matches nothing
+   is an error (probably a typo).
 2. ``recurrent``: ``{"hidden": spec, "input": spec, "forget_bias": value}`` for
    ``nn.RNN``/``nn.LSTM``/``nn.GRU``: each gate's block drawn as its own matrix
    (orthogonal recurrent weights, Saxe et al. 2014; forget-gate bias,
@@ -31,13 +35,22 @@ Schemes: ``"he"`` (``kaiming_normal``: ``N(0, 2 / fan_in)``, He et al. 2015),
 :func:`~initlab.torch.inspect` finds it: relu ``sqrt(2)`` (He), tanh ``5/3``,
 linear and sigmoid 1 (LeCun), gelu, silu, elu their forward-variance gain),
 ``"torch"`` (the module's own ``reset_parameters()``, run on a copy with torch's
-CPU generator seeded from the plan), or any initlab scheme name or spec
-(``"orthogonal"``, ``"normal(std=0.02)"``, ``"he_uniform"``...).
+CPU generator seeded from the plan and restored after; ``bias="torch"`` does the
+same for biases), or any initlab scheme name or spec (``"orthogonal"``,
+``"normal(std=0.02)"``, ``"he_uniform"``...), an
+:class:`~initlab.initializers.Initializer` or a callable ``f(shape, rng, *, dtype)``.
+Fan-scaled recipes take initlab's fans, not the tensor's shape: the plan is made
+for the shape ``(fan_out, fan_in)`` and drawn for the real one.  Structured
+recipes (orthogonal, eye, dirac...) are drawn per block on the block's shape.
 
-Randomness: the plan holds an int seed.  Each tensor draws from its own numpy
-stream, ``SeedSequence(seed, spawn_key=(hash of its path,))``, so a rule for one
-layer changes no other layer's draw and applying a plan twice writes the same
-bits.  Drawn in float64 and cast to the parameter's dtype and device.
+Randomness: the plan holds an int seed (a ``torch.Generator`` gives one 62-bit
+integer drawn from it; None gives 0, and the plan's notes say so).  Each tensor
+draws from its own numpy stream, ``SeedSequence(seed, spawn_key=(sha256 of its
+path,))``, so a rule for one layer changes no other layer's draw and applying a
+plan twice writes the same bits.  Drawn in float64 and cast to the parameter's
+dtype and device (on a GPU too: the bits are those of the CPU draw).  A tensor
+known under several names (tied embedding and decoder) is one entry, written
+once, with its other names in ``tied``.
 """
 
 from __future__ import annotations
@@ -119,6 +132,7 @@ class PlanEntry:
     fills: tuple[tuple[int, int, float], ...] = ()
     tied: tuple[str, ...] = ()
     plans: tuple[Plan, ...] = field(default=(), repr=False, compare=False)
+    init: Initializer | None = field(default=None, repr=False, compare=False)
 
     @property
     def keep(self) -> bool:
@@ -139,7 +153,11 @@ class PlanEntry:
                 f"The 'factors' argument of PlanEntry.scaled must have one value or one per block ({self.blocks}) "
                 f"for {self.path}. Got {len(fs)} values instead."
             )
-        std = None if not self.plans else _rms([p.std * f for p, f in zip(self.plans, fs, strict=True)])
+        std: float | None
+        if self.plans:
+            std = _rms([p.std * f for p, f in zip(self.plans, fs, strict=True)])
+        else:  # a bias policy (one block) keeps its planned std times the factor; a callable's is unknown
+            std = None if self.std is None or len(set(fs)) > 1 else self.std * abs(fs[0])
         bound = None
         if self.plans and all(p.low is not None and p.high is not None for p in self.plans):
             bound = max(
@@ -209,17 +227,21 @@ class ReinitPlan(Tabular):
     def _values(self, e: PlanEntry, model: nn.Module) -> torch.Tensor:
         if e.kind == "torch":
             out = _torch_reset(model.get_submodule(e.module), e.param, _stream_seed(self.seed, e.path))
+            if e.factors[0] != 1.0:
+                out = out * e.factors[0]
         else:
             rng = _stream(self.seed, e.path)
             if e.role == "bias" and e.kind == "bias":
                 policy = get_bias(e.spec)
                 arr = policy(e.shape, rng, fan_in=e.fan_in or 1, dtype=np.float64)
+                if e.factors[0] != 1.0:
+                    arr = arr * e.factors[0]
             else:
                 block = (e.shape[0] // e.blocks, *e.shape[1:]) if e.shape else e.shape
                 if e.plans:
                     parts = [draw(pl, rng, np.float64) for pl in e.plans]
                 else:  # a user's callable: drawn on the block's shape, fans from that shape
-                    init = get(e.spec)
+                    init = e.init if e.init is not None else get(e.spec)
                     parts = [np.asarray(init(block, rng, dtype=np.float64)) for _ in range(e.blocks)]
                 parts = [
                     x.reshape(block) * f if f != 1.0 else x.reshape(block)
@@ -274,7 +296,7 @@ class ReinitPlan(Tabular):
         """One flat dict per tensor (``plans`` left out; ``factors`` and ``fills`` as text)."""
         out = []
         for e in self.entries:
-            d = {k: v for k, v in asdict(e).items() if k != "plans"}
+            d = {k: v for k, v in asdict(e).items() if k not in ("plans", "init")}
             d["shape"] = list(e.shape)
             d["tied"] = ", ".join(e.tied)
             d["factors"] = ", ".join(f"{f:.6g}" for f in e.factors)
@@ -396,6 +418,8 @@ def _resolve_scheme(value: Any, arg: str, where: str) -> str | Initializer:
     """A valid scheme: a short name, auto, torch, or an Initializer for an initlab spec; errors name ``arg``."""
     if isinstance(value, Initializer):
         return value
+    if callable(value) and not isinstance(value, type):  # f(shape, rng, *, dtype) -> ndarray, as initlab's own
+        return get(value)
     if not isinstance(value, str):
         raise InitlabTypeError(
             f"The {arg!r} argument of {where} must be a scheme name or spec string. Got {shown(value)} instead."
@@ -632,6 +656,7 @@ def _entry_for(
             spec=spec,
             kind="custom",
             formula="a user's callable, fans from the block's shape",
+            init=init,
             blocks=blocks,
             factors=(1.0,) * blocks,
             **base,
@@ -731,7 +756,7 @@ def plan_reinit(
     (``"constant(value=0.01)"``).  ``example`` and ``activations`` are passed to
     :func:`~initlab.torch.inspect` to find the activation after each layer (for
     ``"auto"`` and for ``explain()``).  ``generator``: a ``torch.Generator`` (one
-    63-bit integer is drawn from it, and becomes the plan's seed), an int seed, or
+    62-bit integer is drawn from it, and becomes the plan's seed), an int seed, or
     None for seed 0 (reproducible; the plan's notes say so).  ``depth``:
     ``"gpt2"`` scales the residual output projections by ``1 / sqrt(2 n_layer)``
     (see :func:`initlab.torch._depth.gpt2_init`).
