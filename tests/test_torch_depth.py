@@ -193,3 +193,21 @@ def test_rezero_wraps_named_branches_in_place() -> None:
         rezero(net, ["7"])
     with pytest.raises(InitlabTypeError, match="'branches'"):
         rezero(net, "1")
+
+
+@pytest.mark.gpu
+def test_depth_schemes_on_cuda_match_the_cpu_bits() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    cpu, gpu = models.transformer(), models.transformer().cuda()
+    plan = gpt2_init(cpu, generator=0)
+    plan.apply(gpu)
+    for (name, a), b in zip(cpu.named_parameters(), gpu.parameters(), strict=True):
+        assert b.device.type == "cuda" and torch.equal(a, b.cpu()), name
+    net = models.resnet().cuda()
+    fixup_init(net, generator=0)
+    assert float(net.layers[0].conv2.weight.abs().sum()) == 0.0
+    block = ReZero(nn.Linear(4, 4).cuda())
+    assert block.alpha.device.type == "cuda"
+    x = torch.randn(2, 4, device="cuda")
+    assert torch.equal(block(x), x)
