@@ -536,3 +536,13 @@ def test_he_fixes_the_vanishing_20_layer_relu_mlp() -> None:
     ratio_he = float(hidden[1].pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
     assert ratio_default < 0.1  # what is left is mostly torch's uniform biases
     assert 0.2 < ratio_he < 3 and ratio_he > 5 * ratio_default  # measured: 0.44 against 0.06
+
+
+def test_recurrent_options_that_do_nothing_are_noted() -> None:
+    assert any("no effect" in n for n in plan_reinit(mlp(3, 8), "he", recurrent={"hidden": "orthogonal"}).notes)
+    gru = plan_reinit(nn.GRU(4, 8), "he", recurrent={"forget_bias": 1.0})
+    assert any("only nn.LSTM" in n for n in gru.notes)
+    kept = plan_reinit(nn.LSTM(4, 8), "he", bias="keep", recurrent={"forget_bias": 1.0})
+    assert any("bias_ih_l0" in n and "kept" in n for n in kept.notes)
+    gru_plan = reinit(nn.GRU(4, 8), "he", recurrent={"hidden": "orthogonal"}, generator=0)
+    assert gru_plan["weight_hh_l0"].blocks == 3

@@ -846,6 +846,19 @@ def plan_reinit(
             f"{entries[0].path if entries else 'layer.weight'!r}."
         )
     tied = tuple((e.path, e.tied) for e in entries if e.tied)
+    recurrent_modules = [m for m in model.modules() if isinstance(m, nn.RNNBase)]
+    if rec and not recurrent_modules:
+        notes.append(f"'recurrent' has no effect: the {found.model_type} has no nn.RNN, nn.LSTM or nn.GRU")
+    elif "forget_bias" in rec:
+        missed = [
+            e.path
+            for e in entries
+            if e.param.startswith("bias_ih") and isinstance(model.get_submodule(e.module), nn.LSTM) and not e.fills
+        ]
+        if not any(isinstance(m, nn.LSTM) for m in recurrent_modules):
+            notes.append("'forget_bias' has no effect: only nn.LSTM has a forget gate")
+        elif missed:
+            notes.append(f"'forget_bias' not written to {', '.join(missed)}: those biases are kept")
     if found.order == "registration" and chosen == "auto":
         notes.append(
             "'auto' read the activations in registration order (no example given); pass example= to follow "
