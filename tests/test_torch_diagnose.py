@@ -348,9 +348,12 @@ def test_kurtosis_histogram_and_update_ratio_with_adam() -> None:
     excess = float((d**4).mean() / (d**2).mean() ** 2 - 3)
     rec = found.records[0]
     assert rec.kurtosis == pytest.approx(excess, rel=1e-9)
+    # 80,000 entries: the histogram counts every second one of (units, examples) = z.T, HISTOGRAM_SAMPLE = 65,536
     counts, edges = rec.histogram
-    assert sum(counts) == z.numel() and len(counts) == 40 and len(edges) == 41
-    assert edges[0] == pytest.approx(float(z.min())) and edges[-1] == pytest.approx(float(z.max()))
+    sample = z.T.reshape(-1)[::2].numpy()
+    expected_counts, expected_edges = np.histogram(sample, bins=40)
+    assert list(counts) == expected_counts.tolist() and sum(counts) == 40_000
+    assert np.allclose(edges, expected_edges, rtol=1e-12)
     # Adam's first step moves every weight by lr (m / sqrt(v) = sign(g)): ||dW|| = lr sqrt(numel)
     w = model[0].weight.detach()
     assert rec.update_ratio == pytest.approx(lr * math.sqrt(w.numel()) / float(w.norm()), rel=1e-4)
@@ -395,6 +398,30 @@ def test_results_are_tables_json_and_figures(digits) -> None:  # type: ignore[no
         plt.close(fig)
     text = repr(found)
     assert text.startswith("Diagnosis of Sequential (train mode, loss CrossEntropyLoss") and "healthy" in text
+
+
+def test_functional_activation_by_override_and_the_model_itself_as_a_layer() -> None:
+    class Functional(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(5, 40)
+            self.out = nn.Linear(40, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out(torch.tanh(self.fc(x)))
+
+    torch.manual_seed(0)
+    model = Functional().double()
+    x = 3.0 * torch.randn(300, 5, dtype=torch.float64)
+    seen = diagnose(model, x).records[0]
+    assert seen.activation == "linear" and math.isnan(seen.saturated)  # torch.tanh is invisible to hooks
+    told = diagnose(model, x, activations={"fc": "tanh"}).records[0]
+    a = torch.tanh(model.fc(x)).detach()
+    assert told.activation == "tanh" and told.act_std == pytest.approx(float(a.std(unbiased=False)), rel=1e-9)
+    assert told.saturated == pytest.approx(float(((1 - a * a) < 0.02).double().mean()), rel=1e-12)
+    assert told.saturated > 0.05
+    bare = diagnose(nn.Linear(5, 3), torch.randn(8, 5))
+    assert list(bare.verdicts) == ["(model)"] and bare.records[0].units == 3
 
 
 # ---------------------------------------------------------------- bad input

@@ -81,7 +81,10 @@ _CONV_LIKE: tuple[type[nn.Module], ...] = (
     nn.GroupNorm,
     nn.modules.instancenorm._InstanceNorm,
 )
-_VERDICTS = ("healthy", "vanishing", "exploding", "saturated", "dead", "symmetric")
+#: Histograms count at most this many entries of an output, evenly spaced (every entry of a smaller one).
+HISTOGRAM_SAMPLE = 65_536
+#: Clone groups compare units on at most this many examples, evenly spaced (every example of a smaller batch).
+CLONE_EXAMPLES = 2048
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,8 @@ class Diagnosis(Tabular):
 
     @property
     def verdicts(self) -> dict[str, str]:
-        """``{key: verdict}``; the key is the module path, ``path#call`` for a module called more than once."""
+        """``{key: verdict}``: the key is the module's path (``(model)`` for the model itself), ``path#call`` for a
+        module called more than once."""
         return {r.key: r.verdict for r in self.records}
 
     @property
@@ -333,7 +337,7 @@ class Diagnosis(Tabular):
                 "verdict")  # fmt: skip
         body = [
             (
-                r.key or "(model)",
+                r.key,
                 r.module_type,
                 r.activation,
                 str(r.units),
@@ -356,7 +360,7 @@ class Diagnosis(Tabular):
         ]
         lines += text_table(head, body)
         for r in bad:
-            lines.append(f"  {r.key or '(model)'}: " + "; ".join(r.reasons))
+            lines.append(f"  {r.key}: " + "; ".join(r.reasons))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -406,29 +410,40 @@ def _units_examples(t: torch.Tensor, conv_like: bool) -> np.ndarray:
     elif a.dim() == 1:
         a = a.reshape(-1, 1)
     elif conv_like and a.dim() >= 3:
-        a = a.transpose(0, 1).reshape(a.shape[1], -1)
+        a = a.transpose(0, 1)  # (C, N, *spatial): a view; the copy below lays it out
     else:
-        a = a.reshape(-1, a.shape[-1]).T
+        a = a.reshape(-1, a.shape[-1]).T  # a view for a contiguous output
     out = torch.empty(tuple(a.shape), dtype=torch.float64)  # one copy, converted and C-ordered on the way
     out.copy_(a)
-    result: np.ndarray = out.numpy()
+    result: np.ndarray = out.reshape(out.shape[0], -1).numpy()
     return result
 
 
-def _kurtosis(A: np.ndarray) -> float:
-    mu = float(activation_mean(np, A))
-    d = A - mu
-    var = float(np.mean(d * d))
+def _kurtosis(A: np.ndarray, mean: float) -> float:
+    """Excess kurtosis ``E[d^4] / E[d^2]^2 - 3`` with ``d = A - mean`` over every entry (one scratch buffer)."""
+    d = np.subtract(A, mean)
+    np.multiply(d, d, out=d)
+    var = float(d.mean())
     if not var > 0 or not math.isfinite(var):
         return math.nan
-    return float(np.mean((d * d) ** 2) / (var * var) - 3.0)
+    np.multiply(d, d, out=d)
+    return float(d.mean()) / (var * var) - 3.0
 
 
 def _histogram(A: np.ndarray, bins: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    finite = A[np.isfinite(A)]
+    """Counts and edges of the finite entries, on at most HISTOGRAM_SAMPLE evenly spaced entries of ``A``."""
+    flat = A.reshape(-1)
+    sample = flat[:: max(1, -(-flat.size // HISTOGRAM_SAMPLE))]
+    finite = sample if np.isfinite(sample).all() else sample[np.isfinite(sample)]
     if finite.size == 0:
         return (), ()
-    counts, edges = np.histogram(finite, bins=bins)
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    index = ((finite - lo) * (bins / (hi - lo))).astype(np.intp)
+    np.clip(index, 0, bins - 1, out=index)  # the largest value goes in the last bin, as in numpy.histogram
+    counts = np.bincount(index, minlength=bins)
+    edges = np.linspace(lo, hi, bins + 1)
     return tuple(int(c) for c in counts), tuple(float(e) for e in edges)
 
 
@@ -441,10 +456,11 @@ def _output_stats(A: np.ndarray, Z: np.ndarray | None, act: Activation | None, b
             if act.saturating and Z is not None and Z.shape == A.shape:
                 sat = float(saturated_share(np, act, Z, A))
             dead = float(dead_share(np, act, A))
+        mean = float(activation_mean(np, A))
         return {
-            "act_mean": float(activation_mean(np, A)),
+            "act_mean": mean,
             "act_std": float(activation_std(np, A)),
-            "kurtosis": _kurtosis(A),
+            "kurtosis": _kurtosis(A, mean),
             "saturated": sat,
             "dead": dead,
             "histogram": _histogram(A, bins),
@@ -469,6 +485,9 @@ def _unit_rows(module: nn.Module, units: int) -> np.ndarray | None:
 
 
 def _clones(weights: np.ndarray | None, A: np.ndarray) -> list[list[int]]:
+    """Clone groups of the units' rows ``[weights | A]``, ``A`` cut to CLONE_EXAMPLES evenly spaced examples."""
+    if A.shape[1] > CLONE_EXAMPLES:
+        A = A[:, :: -(-A.shape[1] // CLONE_EXAMPLES)]
     features = A if weights is None else np.concatenate([weights, A], axis=1)
     with np.errstate(over="ignore", invalid="ignore"):
         return clone_groups(features, CLONE_TOL)
@@ -740,16 +759,17 @@ def diagnose(
                 z_in = _first_tensor(args)
                 Z = None if z_in is None else _units_examples(z_in, c.conv_like)
             c.stats = _output_stats(A, Z, act, bins)
-            c.stats["clones"] = _clones(None, A)
             layer = _pair_for(index)
-            if layer is not None:
-                lc = calls[layer]
-                lc.paired, c.paired = index, layer
-                lc.activation = name if not lc.act_known else lc.activation
-                lc.stats = dict(c.stats)
-                lc.stats["clones"] = _clones(_unit_rows(lc.module, lc.units), A)
-                c.stats["clones"] = lc.stats["clones"]  # the unit's own weights tell clones from dead look-alikes
-                lc.z = None
+            if layer is None:
+                c.stats["clones"] = _clones(None, A)
+                return
+            lc = calls[layer]
+            lc.paired, c.paired = index, layer
+            lc.activation = name
+            lc.stats = dict(c.stats)
+            # the layer's units with their own weights: tells clones from units that merely look alike (dead ones)
+            lc.stats["clones"] = c.stats["clones"] = _clones(_unit_rows(lc.module, lc.units), A)
+            lc.z = None
             return
         c.z = A  # a layer's or a norm's output: measured when paired, or at the end
         if c.role == "layer":
@@ -773,7 +793,7 @@ def diagnose(
             if cj.role in ("pass", "norm"):
                 continue
             ok = cj.role == "layer" and cj.paired is None and cj.z is not None and cj.units == calls[index].units
-            return j if ok and not _recurrent(cj.module) else None
+            return j if ok and not cj.act_known else None  # an override or the module's structure decides alone
         return None
 
     hooked = [m for m in model.modules() if id(m) in roles]
@@ -893,7 +913,7 @@ def diagnose(
         totals[c.path] = totals.get(c.path, 0) + 1
     layer_grads = [grads.get(id(c.module), math.nan) for c in kept if c.role == "layer"]
     max_grad = max((g for g in layer_grads if math.isfinite(g)), default=0.0)
-    keys = {id(c): (c.path if totals[c.path] == 1 else f"{c.path}#{c.call}") for c in kept}
+    keys = {id(c): (c.path or "(model)") + ("" if totals[c.path] == 1 else f"#{c.call}") for c in kept}
     records = []
     for c in kept:
         s = c.stats
