@@ -276,7 +276,7 @@ class ReinitPlan(Tabular):
                 )
             scale = []
             if e.std is not None:
-                scale.append(f"std = {e.std:.6g}")
+                scale.append(f"planned std = {e.std:.6g}" + (" (with the factor below)" if e.factor_why else ""))
             if e.bound is not None:
                 scale.append(f"bound = {e.bound:.6g}")
             if e.current_std is not None:
@@ -321,16 +321,28 @@ class ReinitPlan(Tabular):
 
         from ..results import PALETTE
 
-        rows = [e for e in self.entries if e.current_std is not None or e.std is not None]
+        def planned(e: PlanEntry) -> float | None:
+            return e.current_std if e.keep else e.std
+
+        # tensors with a spread now or planned (constant norm scales and zero biases have none to draw on a log axis)
+        rows = [e for e in self.entries if (e.current_std or 0.0) > 0.0 or (planned(e) or 0.0) > 0.0]
+        rows += [e for e in self.entries if e.role == "weight" and planned(e) == 0.0 and e not in rows]
+        rows.sort(key=self.entries.index)
         fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(rows) + 2), 3.6), layout="constrained")
         x = list(range(len(rows)))
         nan = float("nan")
         before = [e.current_std if e.current_std else nan for e in rows]
-        after = [(e.current_std if e.keep else e.std) or nan for e in rows]
+        after = [planned(e) or nan for e in rows]
         ax.plot(x, before, "o", color=PALETTE[0], label="now")
         ax.plot(x, after, "s", mfc="none", color=PALETTE[1], label="planned")
+        zeros = [i for i, e in enumerate(rows) if planned(e) == 0.0]
+        if zeros:  # a zero start (Fixup's last layers) has no place on a log axis: marked at the bottom
+            positive = [v for v in (*before, *after) if v == v and v > 0.0]
+            floor = min(positive) / 3.0 if positive else 1e-3
+            ax.plot(zeros, [floor] * len(zeros), "v", color=PALETTE[2], label="planned 0")
         ax.set_xticks(x, [e.path for e in rows], rotation=60, ha="right", fontsize=7)
         ax.set_yscale("log")
+        ax.set_xlabel("parameter")
         ax.set_ylabel("std of the tensor")
         ax.set_title(f"{self.model_type}: std per parameter, now and after the plan ({self.scheme})", fontsize=9)
         ax.legend(fontsize=7)
