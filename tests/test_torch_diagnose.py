@@ -117,6 +117,35 @@ def test_parity_with_the_numpy_engine_sigmoid_and_zero_weights() -> None:
     assert _parity_case("zeros", "zeros", ["sigmoid", "relu"]) == ["symmetric 0.00 nan 1", "symmetric nan 1.00 1"]
 
 
+@pytest.mark.parametrize("shape", [(2, 7), (12, 50), (37, 20_000), (5, 300_000)])
+def test_blockwise_statistics_are_the_engines_bit_for_bit(shape: tuple[int, int]) -> None:
+    """diagnose reads large outputs in blocks of units; the numbers must be the engine's on the whole matrix."""
+    from initlab.engine import activation_mean, activation_std, dead_share, get_activation, saturated_share
+    from initlab.torch._diagnose import _measure
+
+    rng = np.random.default_rng(sum(shape))
+    Z = rng.standard_normal(shape) * 3.0 + 0.5
+    Z[: max(1, shape[0] // 4)] = -np.abs(Z[: max(1, shape[0] // 4)])  # some dead relu units
+    for name in ("relu", "tanh"):
+        act = get_activation(name)
+        A = act.forward(np, Z)
+        got = _measure(torch.from_numpy(A), torch.from_numpy(Z), act, 10)
+        assert got["act_mean"] == float(activation_mean(np, A))
+        assert got["act_std"] == float(activation_std(np, A))
+
+        def same(a: float, b: float) -> bool:
+            return a == b or (math.isnan(a) and math.isnan(b))
+
+        assert same(got["dead"], float(dead_share(np, act, A)))
+        assert same(got["saturated"], float(saturated_share(np, act, Z, A)))
+        assert got["dead" if name == "relu" else "saturated"] > 0.1
+        applied = _measure(torch.from_numpy(Z), None, act, 10, apply=act)  # A = g(Z) computed block by block
+        assert applied["act_std"] == got["act_std"] and same(applied["saturated"], got["saturated"])
+        d = A - A.mean()
+        assert got["kurtosis"] == pytest.approx(float((d**4).mean() / (d**2).mean() ** 2 - 3), rel=1e-9)
+        assert got["cols"].shape == (shape[0], min(shape[1], len(range(0, shape[1], -(-shape[1] // 2048)))))
+
+
 # ---------------------------------------------------------------- verdicts on real data
 
 

@@ -28,7 +28,16 @@ as many units).  Its activation statistics are those of that activation module's
 output; where ``g`` is known but not a module (``F.relu`` inside a transformer layer),
 ``A`` is the engine's ``g`` applied to ``Z``.  Clone groups compare the units' rows of
 ``[W | b | A]`` (weights flattened per output unit, for Linear and convolutions) to
-:data:`~initlab.engine.CLONE_TOL`; other modules compare their activations only.
+:data:`~initlab.engine.CLONE_TOL`; an activation module paired with a layer shares the
+layer's groups; other modules compare their activations only (so an unpaired ReLU's dead
+units, all 0, count as clones of each other).
+
+Cost.  Each recorded output is copied once to float64 and read a few times (mean, std,
+kurtosis, dead and saturated shares).  Two parts are capped so that large layers stay
+cheap: clone groups compare at most :data:`CLONE_EXAMPLES` examples per unit (evenly
+spaced; weights that differ still tell units apart), and histograms count at most
+:data:`HISTOGRAM_SAMPLE` evenly spaced entries.  ``benchmarks/torch_diagnose.py``
+measures the overhead over a plain training step.
 
 Verdicts (same rules, order and thresholds as :func:`initlab.diagnostics.diagnose`,
 first that applies): ``symmetric`` (fewer distinct units than units), ``dead``
@@ -46,7 +55,7 @@ examples (0 for a Gaussian; ``nan`` for a constant output).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +69,6 @@ from ..engine import (
     CLONE_TOL,
     SATURATION_FRACTION,
     Activation,
-    activation_mean,
-    activation_std,
     clone_groups,
     dead_share,
     get_activation,
@@ -380,7 +387,7 @@ class _Call:
     units: int = 0
     conv_like: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
-    z: np.ndarray | None = None  # a layer's output (units, examples) until paired, float64
+    z: torch.Tensor | None = None  # a copy of a layer's output, units first, until it is paired or measured
     activation: str = "linear"
     act_known: bool = False  # activation fixed by the override or the module's structure
     paired: int | None = None  # index of the paired call
@@ -402,38 +409,108 @@ def _first_tensor(x: Any) -> torch.Tensor | None:
     return None
 
 
-def _units_examples(t: torch.Tensor, conv_like: bool) -> np.ndarray:
-    """A copy of ``t`` as float64 numpy ``(units, examples)``: channels (axis 1) or the last axis are the units."""
+def _rows(t: torch.Tensor, conv_like: bool) -> torch.Tensor:
+    """``t`` with the units first: ``(C, N, *spatial)`` (a view) or ``(F, examples)``; no copy where it can."""
     a = t.detach()
     if a.dim() == 0:
-        a = a.reshape(1, 1)
-    elif a.dim() == 1:
-        a = a.reshape(-1, 1)
-    elif conv_like and a.dim() >= 3:
-        a = a.transpose(0, 1)  # (C, N, *spatial): a view; the copy below lays it out
-    else:
-        a = a.reshape(-1, a.shape[-1]).T  # a view for a contiguous output
-    out = torch.empty(tuple(a.shape), dtype=torch.float64)  # one copy, converted and C-ordered on the way
-    out.copy_(a)
-    result: np.ndarray = out.reshape(out.shape[0], -1).numpy()
-    return result
+        return a.reshape(1, 1)
+    if a.dim() == 1:
+        return a.reshape(-1, 1)
+    if conv_like and a.dim() >= 3:
+        return a.transpose(0, 1)
+    return a.reshape(-1, a.shape[-1]).T
 
 
-def _kurtosis(A: np.ndarray, mean: float) -> float:
-    """Excess kurtosis ``E[d^4] / E[d^2]^2 - 3`` with ``d = A - mean`` over every entry (one scratch buffer)."""
-    d = np.subtract(A, mean)
-    np.multiply(d, d, out=d)
-    var = float(d.mean())
-    if not var > 0 or not math.isfinite(var):
-        return math.nan
-    np.multiply(d, d, out=d)
-    return float(d.mean()) / (var * var) - 3.0
+#: Rows of an output are read CHUNK entries at a time (float64, about 1 MB): the temporaries stay in the caches.
+CHUNK = 1 << 17
 
 
-def _histogram(A: np.ndarray, bins: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """Counts and edges of the finite entries, on at most HISTOGRAM_SAMPLE evenly spaced entries of ``A``."""
-    flat = A.reshape(-1)
-    sample = flat[:: max(1, -(-flat.size // HISTOGRAM_SAMPLE))]
+def _chunks(rows: torch.Tensor) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first unit, block)``: float64 C-ordered numpy copies of consecutive units of ``rows``, as (k, examples)."""
+    units = int(rows.shape[0])
+    examples = max(1, math.prod(int(d) for d in rows.shape[1:]))
+    k = max(1, CHUNK // examples)
+    for i in range(0, units, k):
+        part = rows[i : i + k]
+        buf = torch.empty(tuple(part.shape), dtype=torch.float64)
+        buf.copy_(part)
+        yield i, buf.reshape(buf.shape[0], -1).numpy()
+
+
+def _measure(
+    rows: torch.Tensor,
+    z_rows: torch.Tensor | None,
+    act: Activation | None,
+    bins: int,
+    apply: Activation | None = None,
+) -> dict[str, Any]:
+    """The engine's statistics of ``A`` (units, examples), read in blocks of units.
+
+    ``rows`` is ``A`` (units first, :func:`_rows`), or ``Z`` when ``apply`` is given
+    (then ``A = apply(Z)`` block by block); ``z_rows`` the pre-activation for the
+    saturated share.  The results are bit for bit those of the engine's functions on the
+    whole ``(units, examples)`` float64 matrix: its sums run per unit (row) and then over
+    the row sums, so summing the same rows block by block and then their sums gives the
+    same numbers (checked in the tests); dead and saturated shares are counts.  Also
+    returns ``cols``: ``A`` at CLONE_EXAMPLES evenly spaced examples, and the histogram
+    of HISTOGRAM_SAMPLE evenly spaced entries.
+    """
+    units = int(rows.shape[0])
+    m = max(1, math.prod(int(d) for d in rows.shape[1:]))
+    n = units * m
+    col_step = -(-m // CLONE_EXAMPLES)
+    hist_step = max(1, -(-n // HISTOGRAM_SAMPLE))
+    add = np.add.reduce
+    row_sums, samples, cols = [], [], []
+    dead = saturated = 0.0
+    blocks: list[tuple[int, np.ndarray]] = []
+    keep = apply is not None or n <= 4 * CHUNK  # small outputs: keep the blocks for the second pass
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are data
+        z_blocks = _chunks(z_rows) if z_rows is not None and act is not None and act.saturating else None
+        for i, block in _chunks(rows):
+            k = block.shape[0]
+            Z = block
+            if apply is not None:
+                block = apply.forward(np, Z)
+            elif z_blocks is not None:
+                Z = next(z_blocks)[1]
+            row_sums.append(add(block, axis=-1))
+            if act is not None:
+                if act.saturating and (apply is not None or z_blocks is not None):
+                    saturated += round(float(saturated_share(np, act, Z, block)) * k * m)
+                if act.can_die:
+                    dead += round(float(dead_share(np, act, block)) * k)
+            flat = block.reshape(-1)
+            samples.append(flat[(-(i * m)) % hist_step :: hist_step])
+            cols.append(block[:, ::col_step])
+            if keep:
+                blocks.append((i, block))
+        mean = add(np.concatenate(row_sums)) / n  # activation_mean: sum2(A) / (n_l m)
+        sums2, sums4 = [], []
+        for _, block in blocks if keep else _chunks(rows):
+            d = block - mean
+            np.multiply(d, d, out=d)
+            sums2.append(add(d, axis=-1))
+            np.multiply(d, d, out=d)
+            sums4.append(add(d, axis=-1))
+        var = add(np.concatenate(sums2)) / n
+        std = float(np.sqrt(var))  # activation_std: sqrt(sum2((A - mean)^2) / (n_l m))
+        m4 = add(np.concatenate(sums4)) / n
+        kurtosis = float(m4 / (var * var) - 3.0) if var > 0 and math.isfinite(var) else math.nan
+    can_saturate = act is not None and act.saturating and (apply is not None or z_rows is not None)
+    return {
+        "act_mean": float(mean),
+        "act_std": std,
+        "kurtosis": kurtosis,
+        "saturated": saturated / n if can_saturate else math.nan,
+        "dead": dead / units if act is not None and act.can_die else math.nan,
+        "histogram": _histogram(np.concatenate(samples), bins),
+        "cols": np.concatenate(cols, axis=0),
+    }
+
+
+def _histogram(sample: np.ndarray, bins: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """Counts and edges of the finite entries of ``sample`` over their range (as numpy.histogram)."""
     finite = sample if np.isfinite(sample).all() else sample[np.isfinite(sample)]
     if finite.size == 0:
         return (), ()
@@ -445,26 +522,6 @@ def _histogram(A: np.ndarray, bins: int) -> tuple[tuple[int, ...], tuple[float, 
     counts = np.bincount(index, minlength=bins)
     edges = np.linspace(lo, hi, bins + 1)
     return tuple(int(c) for c in counts), tuple(float(e) for e in edges)
-
-
-def _output_stats(A: np.ndarray, Z: np.ndarray | None, act: Activation | None, bins: int) -> dict[str, Any]:
-    """The engine's statistics of ``A`` (units, examples); ``Z`` its pre-activation where known."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are data
-        sat = math.nan
-        dead = math.nan
-        if act is not None:
-            if act.saturating and Z is not None and Z.shape == A.shape:
-                sat = float(saturated_share(np, act, Z, A))
-            dead = float(dead_share(np, act, A))
-        mean = float(activation_mean(np, A))
-        return {
-            "act_mean": mean,
-            "act_std": float(activation_std(np, A)),
-            "kurtosis": _kurtosis(A, mean),
-            "saturated": sat,
-            "dead": dead,
-            "histogram": _histogram(A, bins),
-        }
 
 
 def _unit_rows(module: nn.Module, units: int) -> np.ndarray | None:
@@ -485,9 +542,7 @@ def _unit_rows(module: nn.Module, units: int) -> np.ndarray | None:
 
 
 def _clones(weights: np.ndarray | None, A: np.ndarray) -> list[list[int]]:
-    """Clone groups of the units' rows ``[weights | A]``, ``A`` cut to CLONE_EXAMPLES evenly spaced examples."""
-    if A.shape[1] > CLONE_EXAMPLES:
-        A = A[:, :: -(-A.shape[1] // CLONE_EXAMPLES)]
+    """Clone groups of the units' rows ``[weights | A]`` (``A``: the measured examples, ``cols`` of _measure)."""
     features = A if weights is None else np.concatenate([weights, A], axis=1)
     with np.errstate(over="ignore", invalid="ignore"):
         return clone_groups(features, CLONE_TOL)
@@ -573,7 +628,7 @@ def _input_std(batch: Any) -> float:
     items = batch if isinstance(batch, tuple) else tuple(batch.values()) if isinstance(batch, Mapping) else (batch,)
     for item in items:
         if isinstance(item, torch.Tensor) and item.is_floating_point() and item.numel() > 0:
-            return float(activation_std(np, _units_examples(item, False)))
+            return float(_measure(_rows(item, False), None, None, 1)["act_std"])
     return math.nan
 
 
@@ -748,30 +803,29 @@ def diagnose(
                 c.role == "norm" and previous is not None and calls[previous].conv_like
                 and calls[previous].shape == c.shape
             )  # fmt: skip
-        A = _units_examples(out, c.conv_like)
-        c.units = A.shape[0]
+        rows = _rows(out, c.conv_like)
+        c.units = int(rows.shape[0])
         if c.role == "activation":
             name = _activation_of(module) or "linear"
             c.activation = name
             act = _engine_activation(name)
-            Z = None
-            if act is not None and act.saturating:
-                z_in = _first_tensor(args)
-                Z = None if z_in is None else _units_examples(z_in, c.conv_like)
-            c.stats = _output_stats(A, Z, act, bins)
+            z_in = _first_tensor(args) if act is not None and act.saturating else None
+            z_rows = None if z_in is None or z_in.shape != out.shape else _rows(z_in, c.conv_like)
+            c.stats = _measure(rows, z_rows, act, bins)
+            cols = c.stats.pop("cols")
             layer = _pair_for(index)
             if layer is None:
-                c.stats["clones"] = _clones(None, A)
+                c.stats["clones"] = _clones(None, cols)
                 return
             lc = calls[layer]
             lc.paired, c.paired = index, layer
             lc.activation = name
             lc.stats = dict(c.stats)
             # the layer's units with their own weights: tells clones from units that merely look alike (dead ones)
-            lc.stats["clones"] = c.stats["clones"] = _clones(_unit_rows(lc.module, lc.units), A)
+            lc.stats["clones"] = c.stats["clones"] = _clones(_unit_rows(lc.module, lc.units), cols)
             lc.z = None
             return
-        c.z = A  # a layer's or a norm's output: measured when paired, or at the end
+        c.z = _rows(out.detach().clone(), c.conv_like)  # measured when paired, or at the end; safe from in-place ops
         if c.role == "layer":
             path = c.path
             first = next((n for n, _ in module.named_parameters(recurse=False)), "weight")
@@ -881,27 +935,18 @@ def diagnose(
     # layers and norms that no activation module followed: their own output, through a known functional activation
     for c in calls:
         if c.role in ("layer", "norm") and c.z is not None:
-            Z = c.z
             act = _engine_activation(c.activation) if c.role == "layer" else None
             if c.role == "layer" and act is not None and c.act_known and c.activation != "linear":
-                if _recurrent(c.module):
-                    stats = _output_stats(Z, None, act, bins)  # the output is already h = g(...)
-                    if c.activation == "tanh":
-                        stats["saturated"] = math.nan  # the pre-activation stays inside the module
-                    A = Z
+                if _recurrent(c.module):  # the output is already h = g(...); its pre-activation stays inside
+                    stats = _measure(c.z, None, act, bins)
                 else:
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        A = act.forward(np, Z)
-                    stats = _output_stats(A, Z, act, bins)
+                    stats = _measure(c.z, None, act, bins, apply=act)
             else:
-                A = Z
-                stats = _output_stats(A, None, None, bins)
+                stats = _measure(c.z, None, None, bins)
                 if c.role == "layer" and not c.act_known:
                     c.activation = "linear"
-            own = _unit_rows(c.module, c.units) if c.role == "layer" else None
-            if c.role == "norm":
-                own = _norm_rows(c.module, c.units)
-            stats["clones"] = _clones(own, A)
+            own = _unit_rows(c.module, c.units) if c.role == "layer" else _norm_rows(c.module, c.units)
+            stats["clones"] = _clones(own, stats.pop("cols"))
             c.stats = stats
             c.z = None
 
