@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from .._validation import InitlabError
 from .._version import __version__
-from . import _experiment_cmds, _init_cmds
+from . import _doctor_cmd, _experiment_cmds, _init_cmds
 from ._checks import UsageError, int64
 
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MEMORY", "EXIT_USAGE", "main", "main_entry"]
@@ -52,6 +52,7 @@ COMMANDS: dict[str, Handler] = {
     "run": _experiment_cmds.run,
     "tour": _experiment_cmds.tour,
     "report": _experiment_cmds.report,
+    "doctor": _doctor_cmd.doctor,
 }
 
 #: what an interrupted command leaves behind, said on its one line
@@ -60,6 +61,7 @@ _LEFT_BEHIND = {
     "run": "nothing was saved",
     "init": "nothing was saved",
     "report": "the report was not written",
+    "doctor": "nothing was written",
 }
 
 
@@ -136,6 +138,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="write DIR/report.html from the results saved in DIR")
     rp.add_argument("folder", metavar="DIR")
+    _doctor_cmd.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,315 @@
+"""``initlab doctor``, run in-process on the real models of examples/torch_models.py and on bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+from torch import nn  # noqa: E402
+
+from initlab.cli import main  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+MODELS = Path(__file__).resolve().parents[1] / "examples" / "torch_models.py"
+
+TINY = """
+import torch
+from torch import nn
+
+
+def tiny():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def zero():
+    net = tiny()
+    with torch.no_grad():
+        net[0].weight.zero_()
+        net[0].bias.zero_()
+    return net
+
+
+def boom():
+    raise RuntimeError("no GPU found\\nsecond line")
+
+
+def bye():
+    raise SystemExit(3)
+
+
+def not_a_model():
+    return 42
+
+
+value = 7
+"""
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["doctor", *argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def quick_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The figures of report.html take seconds; tests about other things write a stub page instead."""
+    from initlab.torch import _doctor
+
+    monkeypatch.setattr(_doctor, "render_html", lambda report: "<!doctype html><p>stub</p>")
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("models") / "tiny.py"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def mlp_he(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
+    """The 20-layer ReLU MLP with torch's default init, on 64 digits, fixed with He."""
+    out = tmp_path_factory.mktemp("mlp") / "report"
+    code, stdout, stderr = run("--model", f"{MODELS}:mlp", "--input-shape", "64,64", "--data", "digits",
+                               "--fix", "he", "--out", str(out))  # fmt: skip
+    return code, stdout, stderr, out
+
+
+# ------------------------------------------------------------------------------------ the real models
+
+
+def test_mlp_default_init_is_unhealthy_and_he_heals_it(mlp_he: tuple[int, str, str, Path]) -> None:
+    code, stdout, stderr, out = mlp_he
+    assert code == 0, stderr
+    doc = json.loads((out / "doctor.json").read_text())
+    assert doc["loss"].startswith("cross-entropy") and doc["fix"] == "he" and doc["input_shape"] == [64, 64]
+    before, after = doc["verdicts"]["before"], doc["verdicts"]["after"]
+    assert sum(before.values()) == sum(after.values()) == 41  # 21 Linear + 20 ReLU calls
+    assert before.get("healthy", 0) < 41 and before.get("vanishing", 0) >= 5  # torch's default: the signal fades
+    assert after == {"healthy": 41}
+    rows = {r["key"]: r for r in doc["rows"]}
+    # the signal at the last hidden ReLU: far below the input's std before, about its size after He
+    assert rows["39"]["act_std_before"] < 0.1 < 0.3 < rows["39"]["act_std_after"]
+    # He's std for every hidden Linear (fan_in 64): sqrt(2 / 64)
+    stds = {r["path"]: r["std"] for r in doc["fix_report"]["rows"]}
+    assert stds["2.weight"] == pytest.approx(math.sqrt(2 / 64), rel=1e-6)
+    assert stds["2.bias"] == 0
+    # stdout: the tables, what the fix changes, and the verdict counts before -> after
+    assert "what --fix he changes:" in stdout and "kaiming_normal" in stdout
+    counts = re.search(r"verdicts \(before -> after\): (.*)", stdout)
+    assert counts is not None and "healthy " in counts.group(1) and "-> 41" in counts.group(1)
+    assert f"report: {out / 'report.html'}" in stdout
+
+
+def test_mlp_report_html_is_self_contained(mlp_he: tuple[int, str, str, Path]) -> None:
+    _, _, _, out = mlp_he
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    # 1 overview + 5 figures before + 5 after, all inlined
+    assert page.count('src="data:image/png;base64,') == 11
+    for caption in ("activation histograms per layer", "dead and saturated shares", "clone map", "update / weight"):
+        assert caption in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
+    assert sorted(p.name for p in out.iterdir()) == ["doctor.json", "report.html"]  # no temporary file left
+
+
+def test_cnn_bn_json_save_and_reload(tmp_path: Path) -> None:
+    out, weights = tmp_path / "out", tmp_path / "fixed.pt"
+    code, stdout, stderr = run("--model", f"{MODELS}:cnn_bn", "--input-shape", "32,1,8,8", "--data", "digits",
+                               "--fix", "he", "--seed", "3", "--save", str(weights), "--out", str(out), "--json")  # fmt: skip
+    assert code == 0, stderr
+    doc = json.loads(stdout)  # --json: the JSON on stdout instead of the tables
+    assert doc["files"]["weights"] == str(weights)
+    assert doc == {**json.loads((out / "doctor.json").read_text()), "files": doc["files"]}
+    assert doc["model_type"] == "Sequential" and doc["data"] == "32 scikit-learn digits (seed 3)"
+    assert set(doc["verdicts"]["after"]) <= {"healthy", "dead"} and doc["after"] is not None
+    # the saved state_dict: He for the first conv (fan_in = 1 * 3 * 3), BN reset, loads into a fresh model
+    state = torch.load(weights, weights_only=True)
+    assert float(state["0.weight"].std()) == pytest.approx(math.sqrt(2 / 9), rel=0.25)
+    assert torch.equal(state["1.weight"], torch.ones(16)) and torch.equal(state["1.running_mean"], torch.zeros(16))
+    fresh = nn.Sequential(*[m for m in _examples().cnn_bn()])
+    fresh.load_state_dict(state, strict=True)
+
+
+def _examples():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("torch_models", MODELS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------------------------ data and loss
+
+
+@pytest.mark.usefixtures("quick_report")
+def test_without_data_the_surrogate_loss_is_said_and_weights_are_read(tiny_file: Path, tmp_path: Path) -> None:
+    state = _examples_tiny(tiny_file).state_dict()
+    state["0.weight"] = state["0.weight"] * 3.0
+    weights = tmp_path / "w.pt"
+    torch.save(state, weights)
+    code, stdout, stderr = run("--model", f"{tiny_file}:tiny", "--input-shape", "16,4", "--weights", str(weights),
+                               "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == 0, stderr
+    assert "loss: the surrogate 0.5 * mean(output ** 2) (no labels)" in stdout
+    assert "standard-normal inputs of shape (16, 4) (seed 0)" in stdout
+    assert re.search(r"verdicts: \w+ \d+", stdout) and "->" not in stdout.split("verdicts")[-1]
+    doc = json.loads((tmp_path / "o" / "doctor.json").read_text())
+    params = {r["path"]: r for r in doc["inspection"]["rows"]}
+    assert params["0.weight"]["std"] == pytest.approx(float(state["0.weight"].std()), rel=1e-5)
+    assert doc["after"] is None and doc["fix"] is None and doc["fix_report"] is None
+
+
+def _examples_tiny(path: Path) -> nn.Module:
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    model = namespace["tiny"]()  # type: ignore[operator]
+    assert isinstance(model, nn.Module)
+    return model
+
+
+@pytest.mark.usefixtures("quick_report")
+def test_npz_labels_give_cross_entropy_and_a_zero_layer_is_symmetric(tiny_file: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = tmp_path / "batch.npz"
+    np.savez(data, x=rng.standard_normal((40, 4)).astype(np.float32), y=rng.integers(0, 3, 40))
+    code, stdout, stderr = run("--model", f"{tiny_file}:zero", "--input-shape", "32,4", "--data", str(data),
+                               "--fix", "xavier", "--out", str(tmp_path / "o"), "--json")  # fmt: skip
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["loss"] == "cross-entropy on the labels (3 classes)"
+    assert doc["data"] == f"the first 32 examples of {data} with labels"
+    rows = {r["key"]: r for r in doc["before"]["rows"]}
+    assert rows["0"]["verdict"] == "symmetric" and rows["0"]["distinct_units"] == 1
+    assert {r["key"]: r for r in doc["after"]["rows"]}["0"]["distinct_units"] == 8
+
+
+# ------------------------------------------------------------------------------------ bad input: exit 2, one line, nothing written
+
+
+def bad(tmp_path: Path, *argv: str) -> str:
+    """Run with --out tmp_path/out; check exit 2, one line 'error: ...' on stderr, nothing on stdout or in --out."""
+    out = tmp_path / "out"
+    code, stdout, stderr = run(*argv, "--out", str(out))
+    assert code == 2, stderr
+    assert stdout == ""
+    assert stderr.startswith("error: initlab doctor") and stderr.count("\n") == 1, stderr
+    assert not out.exists()
+    return stderr
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    err = bad(tmp_path, "--model", str(tmp_path / "nope.py") + ":f", "--input-shape", "4,4")
+    assert "--model must name a Python file" in err and "does not exist" in err
+
+
+def test_model_argument_without_factory(tmp_path: Path, tiny_file: Path) -> None:
+    err = bad(tmp_path, "--model", str(tiny_file), "--input-shape", "4,4")
+    assert "--model must be PATH.py:FACTORY" in err
+
+
+def test_missing_factory_names_the_close_one(tmp_path: Path, tiny_file: Path) -> None:
+    err = bad(tmp_path, "--model", f"{tiny_file}:tinny", "--input-shape", "4,4")
+    assert "names no 'tinny'" in err and "Did you mean 'tiny'?" in err
+
+
+@pytest.mark.parametrize(
+    ("factory", "expected"),
+    [
+        ("boom", "tiny() raised RuntimeError: no GPU found"),
+        ("bye", "raised SystemExit: 3"),
+        ("not_a_model", "must return a torch.nn.Module. Got 42 instead"),
+        ("value", "must name a function"),
+    ],
+)
+def test_factory_that_raises_or_returns_no_module(tmp_path: Path, tiny_file: Path, factory: str, expected: str) -> None:
+    err = bad(tmp_path, "--model", f"{tiny_file}:{factory}", "--input-shape", "4,4")
+    assert expected.replace("tiny()", f"{factory}()") in err
+
+
+def test_model_file_that_does_not_import(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(:\n")
+    err = bad(tmp_path, "--model", f"{broken}:f", "--input-shape", "4,4")
+    assert "raised SyntaxError" in err
+
+
+def test_input_shape_the_model_rejects(tmp_path: Path) -> None:
+    err = bad(tmp_path, "--model", f"{MODELS}:mlp", "--input-shape", "8,32")
+    assert "run on inputs of --input-shape 8,32, raised RuntimeError" in err
+
+
+@pytest.mark.parametrize("shape", ["8,x", "", "0,4", "-1,4", "4,,4"])
+def test_bad_input_shape_text(tmp_path: Path, tiny_file: Path, shape: str) -> None:
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", f"--input-shape={shape}")
+    assert "--input-shape must be" in err
+
+
+def test_bad_fix(tmp_path: Path, tiny_file: Path) -> None:
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--fix", "hee_normal")
+    assert "--fix must be he, xavier, auto, lsuv or an initlab scheme spec" in err and "'hee_normal'" in err
+
+
+def test_save_to_an_existing_file(tmp_path: Path, tiny_file: Path) -> None:
+    target = tmp_path / "w.pt"
+    target.write_bytes(b"keep me")
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--save", str(target))
+    assert "--save must name a new file" in err
+    assert target.read_bytes() == b"keep me"
+
+
+def test_digits_in_a_shape_of_other_than_64_values(tmp_path: Path, tiny_file: Path) -> None:
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--data", "digits")
+    assert "--data digits gives at most 1797 examples of 64 pixels" in err
+
+
+def test_unreadable_data(tmp_path: Path, tiny_file: Path) -> None:
+    damaged = tmp_path / "x.npy"
+    damaged.write_bytes(b"not an array")
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--data", str(damaged))
+    assert "could not be read" in err
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--data", str(tmp_path / "y.npy"))
+    assert "does not exist" in err
+    few = tmp_path / "few.npy"
+    np.save(few, np.zeros((2, 4), np.float32))
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--data", str(few))
+    assert "needs at least 4 examples of 4 values each" in err
+
+
+def test_weights_that_do_not_match(tmp_path: Path, tiny_file: Path) -> None:
+    other = tmp_path / "other.pt"
+    torch.save(nn.Linear(3, 3).state_dict(), other)
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--weights", str(other))
+    assert "does not match the model" in err
+    pickled = tmp_path / "module.pt"
+    torch.save(nn.Linear(4, 8), pickled)  # a whole module, not a state_dict: weights_only refuses to unpickle it
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--weights", str(pickled))
+    assert "could not be read safely" in err
+
+
+@pytest.mark.usefixtures("quick_report")
+def test_ctrl_c_while_writing_leaves_nothing(tmp_path: Path, tiny_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from initlab.cli import _doctor_cmd
+
+    def interrupted(self: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_doctor_cmd._Writes, "commit", interrupted)
+    out, weights = tmp_path / "new" / "out", tmp_path / "w.pt"
+    code, _, stderr = run("--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--save", str(weights),
+                               "--out", str(out))  # fmt: skip
+    assert code == 130 and stderr.startswith("interrupted: initlab doctor") and "nothing was written" in stderr
+    assert not (tmp_path / "new").exists() and list(tmp_path.iterdir()) == []
