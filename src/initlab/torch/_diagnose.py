@@ -89,9 +89,9 @@ _CONV_LIKE: tuple[type[nn.Module], ...] = (
     nn.modules.instancenorm._InstanceNorm,
 )
 #: Histograms count at most this many entries of an output, evenly spaced (every entry of a smaller one).
-HISTOGRAM_SAMPLE = 65_536
+HISTOGRAM_SAMPLE = 16_384
 #: Clone groups compare units on at most this many examples, evenly spaced (every example of a smaller batch).
-CLONE_EXAMPLES = 2048
+CLONE_EXAMPLES = 1024
 
 
 @dataclass(frozen=True)
