@@ -455,6 +455,20 @@ def test_functional_activation_by_override_and_the_model_itself_as_a_layer() -> 
     assert list(bare.verdicts) == ["(model)"] and bare.records[0].units == 3
 
 
+def test_non_finite_values_are_data_exploding_without_warnings() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1)).double()
+    with torch.no_grad():
+        model[2].weight.mul_(1e200)  # std ~1e199: squares overflow to inf (pytest turns any warning into an error)
+    found = diagnose(model, torch.randn(32, 8, dtype=torch.float64))
+    assert found.verdicts == {"0": "healthy", "1": "healthy", "2": "exploding", "3": "exploding", "4": "exploding"}
+    assert found.records[2].act_std == math.inf and found.records[2].reasons == (
+        "exploding: activation std inf is inf x the input's",
+    )
+    blob = json.loads(json.dumps(found.to_dict(), allow_nan=False))
+    assert blob["rows"][2]["act_std"] is None
+
+
 # ---------------------------------------------------------------- bad input
 
 

@@ -566,26 +566,29 @@ def _weights_of(module: nn.Module, ran: set[int]) -> list[tuple[str, nn.Paramete
 
 def _norm(tensors: Iterable[torch.Tensor]) -> float:
     """The engine's Frobenius norm of several tensors together (each as a matrix of rows: ``(d0, -1)``)."""
-    total = 0.0
-    count = 0
-    for t in tensors:
-        m = t.detach().to("cpu", torch.float64).reshape(t.shape[0] if t.dim() else 1, -1).numpy()
-        total += float(gradient_norm(np, m)) ** 2
-        count += 1
-    return math.sqrt(total) if count else math.nan
+    norms = []
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are data
+        for t in tensors:
+            m = t.detach().to("cpu", torch.float64).reshape(t.shape[0] if t.dim() else 1, -1).numpy()
+            norms.append(float(gradient_norm(np, m)))
+    if not norms:
+        return math.nan
+    return norms[0] if len(norms) == 1 else math.hypot(*norms)  # hypot: no overflow from squaring
 
 
 def _ratio(deltas: list[torch.Tensor], before: list[torch.Tensor]) -> float:
+    """The engine's update_ratio ``||dW|| / ||W||`` (one tensor), or the same over several together."""
     if not deltas:
         return math.nan
     if len(deltas) == 1:
         d = deltas[0].detach().to("cpu", torch.float64)
         w = before[0].detach().to("cpu", torch.float64)
         rows = d.shape[0] if d.dim() else 1
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             return float(update_ratio(np, d.reshape(rows, -1).numpy(), w.reshape(rows, -1).numpy()))
     top, bottom = _norm(deltas), _norm(before)
-    return top / bottom if bottom > 0 else (math.inf if top > 0 else math.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(top) / np.float64(bottom))
 
 
 def _verdict(rec: dict[str, Any], role: str, input_std: float, max_grad: float) -> tuple[str, list[str]]:
