@@ -81,6 +81,8 @@ def test_gpt2_bad_input() -> None:
         gpt2_init(mlp, n_layer=2)
     with pytest.raises(InitlabValueError, match="'n_layer'"):
         gpt2_init(models.transformer(), n_layer=0)
+    with pytest.raises(InitlabValueError, match="'std' argument of gpt2_init"):
+        gpt2_init(models.transformer(), std=-0.02)
 
 
 # ---------------------------------------------------------------- Fixup
@@ -110,6 +112,7 @@ def test_fixup_on_a_resnet() -> None:
         assert torch.equal(blocks[1](x), torch.relu(blocks[1].downsample(x)))
         out = model(models.digits_batch(8, kind="image")[0])
     assert torch.equal(out, torch.zeros_like(out))  # the classification layer starts at 0
+    assert any("without normalization" in n for n in plan.notes)  # this ResNet has BatchNorm
 
 
 def test_fixup_with_explicit_branches_of_three_layers() -> None:

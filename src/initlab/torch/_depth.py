@@ -36,7 +36,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._validation import InitlabTypeError, InitlabValueError, shown
+from .._validation import InitlabTypeError, InitlabValueError, check_float, shown
+from ._fans import _NORMS
 from ._reinit import PlanEntry, ReinitPlan, plan_reinit
 
 __all__ = ["GPT2_RESIDUAL", "ReZero", "SkipInit", "fixup_init", "gpt2_init", "rezero", "t_fixup_init"]
@@ -118,6 +119,7 @@ def gpt2_init(
     >>> round(plan["layers.0.linear2.weight"].std, 5), round(plan["layers.0.linear1.weight"].std, 5)
     (0.01, 0.02)
     """
+    std = check_float(std, "std", "gpt2_init", low=0.0, low_open=True)
     spec = f"normal(std={std!r})"
     kinds: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
     rules: list[tuple[Any, str]] = [(k, spec) for k in kinds if any(isinstance(m, k) for m in model.modules())]
@@ -227,6 +229,9 @@ def fixup_init(
             if not e.keep:
                 changed[e.path] = e.scaled([0.0], "Fixup: the classification layer starts at 0")
     note = f"Fixup: {n_branches} residual branches; classification layer {output or 'none found'}"
+    norms = sum(isinstance(m, _NORMS) for m in model.modules())
+    if norms:
+        note += f"; Fixup is meant for networks without normalization, this one has {norms} such layers (reset, kept)"
     planned = _with(plan, changed, note)
     return planned.apply(model) if apply else planned
 
