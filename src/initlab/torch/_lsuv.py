@@ -429,9 +429,9 @@ def lsuv(
                 for m in layers:
                     if id(m) in rescalable:
                         _pre_init(m, gen, done)
-            order, calls, candidates = _survey(model, batch, layers, names)
+            order, calls, candidates, outputs = _survey(model, batch, layers, names)
             records = _process(
-                model, batch, layers, names, order, calls, candidates, rescalable,
+                model, batch, layers, names, order, calls, candidates, rescalable, [outputs],
                 target, tol, max_iter, centre, rescale_before_norm,
             )  # fmt: skip
     finally:
@@ -465,8 +465,8 @@ def _pre_init(module: nn.Module, gen: torch.Generator, done: set[int]) -> None:
 
 def _survey(
     model: nn.Module, batch: Any, layers: list[nn.Module], names: dict[int, str]
-) -> tuple[dict[int, int], dict[int, int], set[int]]:
-    """One full forward pass: each layer's first-call position, its number of calls, and the layers feeding a norm.
+) -> tuple[dict[int, int], dict[int, int], set[int], list[torch.Tensor]]:
+    """One full forward pass: first-call positions, numbers of calls, the layers feeding a norm, the outputs.
 
     A layer is a candidate for "feeds a normalization layer" when a norm's input is
     the very tensor the layer returned, unmodified (same object, same version: no
@@ -495,7 +495,7 @@ def _survey(
     handles = [m.register_forward_pre_hook(pre) for m in model.modules()]
     handles += [m.register_forward_hook(post) for m in model.modules() if id(m) in watched]
     try:
-        _call(model, batch)
+        outputs = [t.detach().clone() for t in _all_tensors(_call(model, batch))]
     except InitlabError:
         raise
     except Exception as exc:
@@ -506,7 +506,7 @@ def _survey(
     finally:
         for h in handles:
             h.remove()
-    return order, calls, candidates
+    return order, calls, candidates, outputs
 
 
 def _measure(model: nn.Module, batch: Any, module: nn.Module) -> torch.Tensor | None:
@@ -529,11 +529,17 @@ def _measure(model: nn.Module, batch: Any, module: nn.Module) -> torch.Tensor | 
     return seen[0] if seen else None
 
 
-def _scale_invariant(model: nn.Module, batch: Any, module: nn.Module) -> bool:
-    """Whether doubling the layer's weight leaves the model's outputs unchanged on the batch (a norm absorbs it)."""
+def _scale_invariant(model: nn.Module, batch: Any, module: nn.Module, baseline: list[list[torch.Tensor]]) -> bool:
+    """Whether doubling the layer's weight leaves the model's outputs unchanged on the batch (a norm absorbs it).
+
+    ``baseline`` holds the model's outputs with the current weights when they are known
+    (emptied whenever a weight changes), which saves one forward pass.
+    """
     w = _weight(module)
     saved = w.detach().clone()
-    before = [t.detach().clone() for t in _all_tensors(_call(model, batch))]
+    if not baseline:
+        baseline.append([t.detach().clone() for t in _all_tensors(_call(model, batch))])
+    before = baseline[0]
     w.mul_(2.0)
     try:
         after = [t.detach() for t in _all_tensors(_call(model, batch))]
@@ -555,6 +561,7 @@ def _process(
     calls: dict[int, int],
     candidates: set[int],
     rescalable: set[int],
+    baseline: list[list[torch.Tensor]],
     target: float,
     tol: float,
     max_iter: int,
@@ -575,7 +582,7 @@ def _process(
         elif id(_weight(m)) in rescaled:
             status = f"skipped: its weight is tied to {rescaled[id(_weight(m))]}, rescaled there"
         else:
-            status = _rescale(model, batch, m, path, numbers, candidates, target, tol, max_iter, centre,
+            status = _rescale(model, batch, m, path, numbers, candidates, baseline, target, tol, max_iter, centre,
                               rescale_before_norm)  # fmt: skip
             if status in (OK, NOT_REACHED):
                 rescaled[id(_weight(m))] = path
@@ -591,6 +598,7 @@ def _rescale(
     path: str,
     numbers: dict[str, Any],
     candidates: set[int],
+    baseline: list[list[torch.Tensor]],
     target: float,
     tol: float,
     max_iter: int,
@@ -604,9 +612,10 @@ def _rescale(
         return "skipped: its output is not a tensor"
     std, mean = _stats(out)
     _check_variance(m, path, out, std, target)
-    if id(m) in candidates and not rescale_before_norm and _scale_invariant(model, batch, m):
+    if id(m) in candidates and not rescale_before_norm and _scale_invariant(model, batch, m, baseline):
         numbers.update(std_before=std, std_after=std, mean_after=mean)
         return FEEDS_NORM
+    baseline.clear()  # the weights change from here on
     bias = _bias(m) if centre else None
     std_before, scale, iterations = std, 1.0, 0
     if bias is not None:  # zero mean per unit, then weight and bias scale together: the output stays centred
