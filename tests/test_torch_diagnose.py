@@ -548,9 +548,9 @@ def test_gpu_diagnose_matches_cpu_and_leaves_the_model_on_its_device() -> None:
     gpu_model = gpu_model.cuda()
     x = torch.randn(16, 1, 8, 8, dtype=torch.float64)
     before = snapshot(gpu_model)
-    on_gpu = diagnose(gpu_model, x)  # the batch follows the model's device
+    on_gpu = diagnose(gpu_model, x, mode="eval")  # the batch follows the model's device; eval: no dropout draws
     assert_as_found(gpu_model, before)
-    on_cpu = diagnose(cpu_model, x)
+    on_cpu = diagnose(cpu_model, x, mode="eval")
     for a, b in zip(on_gpu.records, on_cpu.records, strict=True):
         assert a.key == b.key and a.verdict == b.verdict
         assert a.act_std == pytest.approx(b.act_std, rel=1e-9) and a.grad_norm == pytest.approx(b.grad_norm, rel=1e-9)
