@@ -4,8 +4,9 @@ One forward pass, one backward pass and one optimizer step on ``batch``, watched
 forward hooks, then everything undone.  Every number comes from the engine's
 definitions (:mod:`initlab.engine`: ``activation_mean``, ``activation_std``,
 ``saturated_share``, ``dead_share``, ``gradient_norm``, ``update_ratio``,
-``clone_groups``), computed in float64 numpy on a copy taken inside the hook, so an
-in-place activation that later overwrites a tensor does not change what was seen.
+``clone_groups``), in float64 numpy, read inside the hook (a layer's output is copied
+there until its activation runs), so an in-place activation that later overwrites a
+tensor does not change what was seen.
 
 What is recorded: every call of a module that has its own parameters (Linear, Conv,
 RNN, attention, embeddings, normalization layers) and of every activation module
@@ -32,8 +33,10 @@ output; where ``g`` is known but not a module (``F.relu`` inside a transformer l
 layer's groups; other modules compare their activations only (so an unpaired ReLU's dead
 units, all 0, count as clones of each other).
 
-Cost.  Each recorded output is copied once to float64 and read a few times (mean, std,
-kurtosis, dead and saturated shares).  Two parts are capped so that large layers stay
+Cost.  Each recorded output is read in blocks of units converted to float64 (about
+1 MB at a time, so no temporary the size of the output is made): the engine's sums run
+per unit and then over the units, so the mean, std, dead and saturated shares are bit for
+bit those of the engine's functions on the whole matrix.  Two parts are capped so that large layers stay
 cheap: clone groups compare at most :data:`CLONE_EXAMPLES` examples per unit (evenly
 spaced; weights that differ still tell units apart), and histograms count at most
 :data:`HISTOGRAM_SAMPLE` evenly spaced entries.  ``benchmarks/torch_diagnose.py``
@@ -44,7 +47,8 @@ first that applies): ``symmetric`` (fewer distinct units than units), ``dead``
 (``dead >= DEAD_SHARE``), ``saturated`` (``saturated >= SATURATED_SHARE``),
 ``exploding`` / ``vanishing`` (activation std above ``EXPLODING_RATIO`` or below
 ``VANISHING_RATIO`` times the input's std), ``vanishing`` (a layer's gradient norm below
-``VANISHING_RATIO`` times the largest layer's), else ``healthy``.  The input's std is
+``VANISHING_RATIO`` times the largest layer's; layers only, not norms or activations), else
+``healthy``.  The input's std is
 that of the first floating-point tensor of ``batch``; for integer inputs (token ids)
 it is the std of the first record's output (the embedding).
 
