@@ -53,6 +53,12 @@ def not_a_model():
 
 
 value = 7
+calls = []
+
+
+def grows():
+    calls.append(1)
+    return nn.Sequential(nn.Linear(4, 4 + len(calls)), nn.Tanh(), nn.Linear(4 + len(calls), 3))
 """
 
 
@@ -79,10 +85,24 @@ def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def mlp_he(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
-    """The 20-layer ReLU MLP with torch's default init, on 64 digits, fixed with He."""
+    """The 20-layer ReLU MLP with torch's default init, on 64 digits, fixed with He.
+
+    Its eleven figures are made but not drawn to PNG (drawing them takes most of the run's
+    time); the cnn_bn test draws them all.
+    """
+    from initlab.torch import _doctor
+
+    def undrawn(fig: object) -> str:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)  # type: ignore[arg-type]
+        return "iVBORw0KGgo="  # the PNG signature, base64
+
     out = tmp_path_factory.mktemp("mlp") / "report"
-    code, stdout, stderr = run("--model", f"{MODELS}:mlp", "--input-shape", "64,64", "--data", "digits",
-                               "--fix", "he", "--out", str(out))  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_doctor, "_png", undrawn)
+        code, stdout, stderr = run("--model", f"{MODELS}:mlp", "--input-shape", "64,64", "--data", "digits",
+                                   "--fix", "he", "--out", str(out))  # fmt: skip
     return code, stdout, stderr, out
 
 
@@ -195,6 +215,63 @@ def test_npz_labels_give_cross_entropy_and_a_zero_layer_is_symmetric(tiny_file: 
     rows = {r["key"]: r for r in doc["before"]["rows"]}
     assert rows["0"]["verdict"] == "symmetric" and rows["0"]["distinct_units"] == 1
     assert {r["key"]: r for r in doc["after"]["rows"]}["0"]["distinct_units"] == 8
+
+
+@pytest.mark.usefixtures("quick_report")
+def test_lsuv_fix_and_pt_data(tiny_file: Path, tmp_path: Path) -> None:
+    g = torch.Generator().manual_seed(1)
+    data = tmp_path / "batch.pt"
+    torch.save({"x": 5 * torch.randn(64, 2, 2, generator=g), "y": torch.randint(0, 3, (64,), generator=g)}, data)
+    code, stdout, stderr = run("--model", f"{tiny_file}:tiny", "--input-shape", "64,4", "--data", str(data),
+                               "--fix", "lsuv", "--out", str(tmp_path / "o"), "--json")  # fmt: skip
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["fix"] == "lsuv" and doc["loss"].startswith("cross-entropy")
+    assert doc["fix_report"] is not None and doc["fix_report"]["rows"]
+    # LSUV brought the output of both Linear layers to std 1 within its tolerance of 0.1
+    rows = {r["path"]: r for r in doc["fix_report"]["rows"]}
+    assert set(rows) == {"0", "2"} and all(r["status"] == "ok" for r in rows.values())
+    assert all(abs(r["std_after"] - 1) <= 0.1 for r in rows.values())
+    assert rows["0"]["std_before"] > 1.5  # the inputs' std is 5: far from the target before
+
+
+@pytest.mark.usefixtures("quick_report")
+def test_damaged_npz_and_non_deterministic_factory(tiny_file: Path, tmp_path: Path) -> None:
+    data = tmp_path / "nox.npz"
+    np.savez(data, inputs=np.zeros((4, 4)))
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--data", str(data))
+    assert "must hold an array named x" in err and "inputs" in err
+    weights = tmp_path / "w.pt"
+    err = bad(tmp_path, "--model", f"{tiny_file}:grows", "--input-shape", "4,4", "--save", str(weights))
+    assert "do not load into a fresh" in err and not weights.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["nox.npz"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.usefixtures("quick_report")
+def test_on_cuda_the_same_verdicts_and_saved_weights_load_on_cpu(tiny_file: Path, tmp_path: Path) -> None:
+    found = {}
+    for device in ("cpu", "cuda"):
+        weights = tmp_path / f"{device}.pt"
+        code, stdout, stderr = run("--model", f"{tiny_file}:zero", "--input-shape", "32,4", "--fix", "he",
+                                   "--device", device, "--save", str(weights), "--out", str(tmp_path / device),
+                                   "--json")  # fmt: skip
+        assert code == 0, stderr
+        found[device] = json.loads(stdout)
+        assert all(t.device.type == "cpu" for t in torch.load(weights, weights_only=True).values())
+    assert found["cpu"]["verdicts"] == found["cuda"]["verdicts"]
+    cpu, cuda = ({r["key"]: r for r in found[d]["after"]["rows"]} for d in ("cpu", "cuda"))
+    for key, row in cpu.items():
+        assert cuda[key]["act_std"] == pytest.approx(row["act_std"], rel=1e-4)
+
+
+def test_bad_device(tmp_path: Path, tiny_file: Path) -> None:
+    err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--device", "tpu9")
+    assert "--device must be a torch device" in err
+    if not torch.cuda.is_available():
+        err = bad(tmp_path, "--model", f"{tiny_file}:tiny", "--input-shape", "4,4", "--device", "cuda")
+        assert "--device cuda is not available here (0 CUDA devices found)" in err
 
 
 # ------------------------------------------------------------------------------------ bad input: exit 2, one line, nothing written

@@ -53,6 +53,8 @@ def add_parser(sub: Any) -> None:
                    "scheme spec")  # fmt: skip
     d.add_argument("--seed", type=int64, default=0, help="seed of the data subset, the random inputs and the fix")
     d.add_argument("--weights", metavar="FILE", help="load this state_dict (torch.save) before the diagnosis")
+    d.add_argument("--device", metavar="DEV", help="run on this torch device (cpu, cuda, cuda:1); default: where "
+                   "the factory puts the model")  # fmt: skip
     d.add_argument("--save", metavar="FILE", help="save the (fixed) model's state_dict to FILE, a new file")
     d.add_argument("--out", default="initlab-doctor", metavar="DIR",
                    help="where report.html and doctor.json go (default ./initlab-doctor)")  # fmt: skip
@@ -182,7 +184,7 @@ def doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     try:
         with _warnings_kept(caught):
             case = _prepare_doctor()(args.model, args.input_shape, data=args.data, fix=args.fix, seed=args.seed,
-                                     weights=args.weights)  # fmt: skip
+                                     weights=args.weights, device=args.device)  # fmt: skip
             report = case.examine()
             page = report.html()
             doc = report.to_dict()

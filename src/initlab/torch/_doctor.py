@@ -197,6 +197,23 @@ def build_model(factory: Callable[[], Any], model_arg: str) -> nn.Module:
     return model
 
 
+def _device(text: str) -> torch.device:
+    """``--device`` as a torch device that exists here."""
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, TypeError, ValueError):
+        raise InitlabValueError(
+            f"{WHERE}: --device must be a torch device such as cpu, cuda or cuda:1. Got {quoted(text, 40)}."
+        ) from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (dev.index or 0) >= count:
+            raise InitlabValueError(
+                f"{WHERE}: --device {text} is not available here ({count} CUDA device{'s' * (count != 1)} found)."
+            )
+    return dev
+
+
 def _dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
     for p in model.parameters():
         if p.is_floating_point():
@@ -686,12 +703,15 @@ def prepare_doctor(
     fix: str | None = None,
     seed: int = 0,
     weights: str | None = None,
+    device: str | None = None,
 ) -> DoctorCase:
     """Every check of ``initlab doctor``, in order, before any work: the arguments are the command's flags.
 
     Loads the factory of ``model`` (``"path/to/file.py:factory"``), builds the model, loads
     ``weights``, makes the batch of ``data`` shaped as ``input_shape`` (``"8,3,32,32"``), runs
-    the model once on it and makes the plan of ``fix``.  Each failure raises
+    the model once on it and makes the plan of ``fix``.  ``device`` (``"cpu"``, ``"cuda"``,
+    ``"cuda:1"``...): where the model is moved after its weights are loaded; None keeps it
+    where the factory put it.  The batch is made on the model's device.  Each failure raises
     :class:`~initlab.InitlabError` naming the flag.
     """
     shape = parse_input_shape(input_shape)
@@ -701,6 +721,8 @@ def prepare_doctor(
     net = build_model(factory, model)
     if weights is not None:
         load_weights(weights, net)
+    if device is not None:
+        net.to(_device(device))
     batch = load_data(data, shape, seed, net)
     probe(net, batch, input_shape)
     plan = check_fix(fix, net, batch, seed)
