@@ -124,9 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed calls of each library per model (default 7)")
     parser.add_argument("--batch", type=int, default=256, help="digits per batch (default 256)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1. Got {args.repeats} instead.")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1. Got {args.threads} instead.")
+        torch.set_num_threads(args.threads)
 
     print("# initlab lsuv vs the lsuv package")
     print()
@@ -140,11 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         versions += f", lsuv {version('lsuv')}"
     print(f"- {versions}, Python {platform.python_version()}")
     print(f"- torch.get_num_threads() = {torch.get_num_threads()}, os.cpu_count() = {os.cpu_count()}, CPU float32")
-    print(f"- {args.batch} scikit-learn digits per batch; {args.repeats} timed calls each, round-robin; medians")
+    print(f"- {args.batch} digits per batch; {args.repeats} timed calls each, round-robin; medians (and minima)")
     print("- each call starts from a freshly built model (not timed); ratio = lsuv / initlab (above 1: initlab faster)")
     print()
-    print("| model | initlab (ms) | lsuv package (ms) | lsuv / initlab |")
-    print("|---|--:|--:|--:|")
+    print("| model | initlab (ms) | lsuv package (ms) | lsuv / initlab | minima: initlab / lsuv (ms) |")
+    print("|---|--:|--:|--:|--:|")
     results: list[tuple[str, nn.Module, nn.Module | None, torch.Tensor, Any]] = []
     for name, build, kind in cases():
         x, _ = models.digits_batch(args.batch, kind=kind)
@@ -162,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         lab_ms = statistics.median(lab) * 1e3
         if pkg:
             pkg_ms = statistics.median(pkg) * 1e3
-            print(f"| {name} | {lab_ms:.1f} | {pkg_ms:.1f} | {pkg_ms / lab_ms:.2f} |", flush=True)
+            minima = f"{min(lab) * 1e3:.1f} / {min(pkg) * 1e3:.1f}"
+            print(f"| {name} | {lab_ms:.1f} | {pkg_ms:.1f} | {pkg_ms / lab_ms:.2f} | {minima} |", flush=True)
         else:
-            print(f"| {name} | {lab_ms:.1f} | - | - |", flush=True)
+            print(f"| {name} | {lab_ms:.1f} | - | - | {min(lab) * 1e3:.1f} / - |", flush=True)
         ours = build()
         report = lsuv(ours, x, generator=0)
         theirs = None

@@ -176,6 +176,18 @@ def test_lstm_skipped_with_reason() -> None:
     check_within_tol(model, x, report)
 
 
+def test_dropout_is_off_while_measuring() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 128), nn.ReLU(),
+                          nn.Dropout(0.5), nn.Linear(128, 10))  # fmt: skip
+    x, _ = models.digits_batch(256)
+    state = torch.random.get_rng_state()
+    report = lsuv(model, x, generator=0)
+    assert torch.equal(torch.random.get_rng_state(), state)  # no global RNG drawn: dropout did not run
+    assert report.ok and model.training
+    check_within_tol(model, x, report)  # measured in eval mode: dropout off
+
+
 # ---------------------------------------------------------------- failures
 
 

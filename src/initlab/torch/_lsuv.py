@@ -50,10 +50,11 @@ What this implementation decides, where the paper or the model leaves a choice:
 - **Shared modules.**  A module called more than once is processed at its first call;
   ``calls`` in the report says how many times it ran.  A weight tied to a layer
   processed before is skipped.
-- **Failures.**  A layer whose output has zero variance on the batch (or is not
-  finite) is an :class:`~initlab.InitlabValueError` naming it; a target not reached in
+- **Failures.**  A layer whose output does not vary over the batch (zero std within
+  every output unit: only its bias shows, and no weight scale changes that), or is not
+  finite, is an :class:`~initlab.InitlabValueError` naming it; a target not reached in
   ``max_iter`` rescalings is an :class:`LSUVWarning` with the numbers, and the layer's
-  status is ``not reached``.
+  status is ``not reached`` (``report.ok`` is then False).
 """
 
 from __future__ import annotations
