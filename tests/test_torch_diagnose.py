@@ -247,6 +247,21 @@ def test_cnn_with_batchnorm_left_exactly_as_found(digits) -> None:  # type: igno
     assert math.isfinite(found.records[-1].update_ratio)
 
 
+def test_activation_after_pooling_has_the_channels_as_units_and_pairs_with_the_conv() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 6, 3), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 3 * 3, 4), nn.ReLU()
+    )
+    x = torch.randn(10, 3, 8, 8)
+    found = diagnose(model, x)
+    conv, relu, lin, relu2 = found.records
+    assert relu.shape == (10, 6, 3, 3) and relu.units == 6 and conv.paired == "2" and conv.units == 6
+    a = torch.relu(model[1](model[0](x))).detach().double()
+    assert conv.act_std == pytest.approx(float(a.std(unbiased=False)), rel=1e-12)
+    assert conv.dead == float((a.amax(dim=(0, 2, 3)) == 0).double().mean())
+    assert lin.units == relu2.units == 4 and lin.paired == "5"
+
+
 def test_inplace_relu_gives_the_same_numbers_as_out_of_place(digits) -> None:  # type: ignore[no-untyped-def]
     x, y = digits
 

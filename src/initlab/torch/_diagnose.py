@@ -803,13 +803,9 @@ def diagnose(
             return
         c.shape = tuple(int(d) for d in out.shape)
         previous = _previous(index)
-        if c.role == "activation":
-            c.conv_like = previous is not None and calls[previous].conv_like and calls[previous].shape == c.shape
-        else:
-            c.conv_like = isinstance(module, _CONV_LIKE) or (
-                c.role == "norm" and previous is not None and calls[previous].conv_like
-                and calls[previous].shape == c.shape
-            )  # fmt: skip
+        # channels are the units of a conv's output, and of what follows it with as many axes (pooled or not)
+        after_conv = previous is not None and calls[previous].conv_like and len(calls[previous].shape) == len(c.shape)
+        c.conv_like = isinstance(module, _CONV_LIKE) or (c.role in ("activation", "norm") and after_conv)
         rows = _rows(out, c.conv_like)
         c.units = int(rows.shape[0])
         if c.role == "activation":
