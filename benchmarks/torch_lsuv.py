@@ -20,6 +20,24 @@ After the timings, each model's per-layer output std is measured once more here,
 of both libraries, with normalization layers on the batch's statistics (as in training) and,
 for the package's point of view, in eval mode (BN on its running statistics, which is how the
 package measures).
+
+Where the two differ (read in lsuv 0.3.0's source, and seen in the tables this prints):
+
+- the package runs the model in eval mode, so BatchNorm normalizes with its running
+  statistics (mean 0, variance 1 at the start), not the batch's: the layers after a BN are
+  tuned for a signal that training does not see (on ``cnn_bn`` the final Linear ends near
+  std 1 in eval mode and about 0.6 with BN on the batch, outside the tolerance); initlab
+  measures with the norms on the batch's statistics (and dropout off);
+- it rescales convolutions that feed a BN (the BN undoes it in training); initlab reports
+  them and leaves them;
+- it zeroes every bias at the orthonormal pre-init; initlab keeps them (the paper rescales
+  weights only);
+- it processes layers in registration order (``model.apply``), initlab in execution order;
+  it keeps its state in a module-level dict (not reentrant) and draws from the global torch
+  RNG; its hook keeps a shared module's last call, initlab its first;
+- its std is torch's unbiased ``std()`` and its tolerance absolute (``|std - 1| > 0.1``, up
+  to 11 rescalings); initlab's is the population std and a relative tolerance;
+- lsuv 0.3.0 does include the first layer (older releases skipped it).
 """
 
 from __future__ import annotations
