@@ -37,7 +37,7 @@ Where the two differ (read in lsuv 0.3.0's source, and seen in the tables this p
   RNG; its hook keeps a shared module's last call, initlab its first;
 - its std is torch's unbiased ``std()`` and its tolerance absolute (``|std - 1| > 0.1``, up
   to 11 rescalings); initlab's is the population std and a relative tolerance;
-- lsuv 0.3.0 does include the first layer (older releases skipped it).
+- lsuv 0.3.0 does include the first layer (its first hooked layer is layer 0).
 """
 
 from __future__ import annotations
