@@ -52,6 +52,10 @@ def not_a_model():
     return 42
 
 
+def bn():
+    return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+
+
 value = 7
 calls = []
 
@@ -324,9 +328,22 @@ def test_model_file_that_does_not_import(tmp_path: Path) -> None:
     assert "raised SyntaxError" in err
 
 
-def test_input_shape_the_model_rejects(tmp_path: Path) -> None:
+def test_input_shape_the_model_rejects(tmp_path: Path, tiny_file: Path) -> None:
     err = bad(tmp_path, "--model", f"{MODELS}:mlp", "--input-shape", "8,32")
     assert "run on inputs of --input-shape 8,32, raised RuntimeError" in err
+    # BatchNorm in train mode (as the diagnosis runs it) refuses a batch of one
+    err = bad(tmp_path, "--model", f"{tiny_file}:bn", "--input-shape", "1,4")
+    assert "raised ValueError: Expected more than 1 value per channel when training" in err
+
+
+def test_probe_leaves_the_model_as_found() -> None:
+    from initlab.torch._doctor import Batch, probe
+
+    net = _examples().cnn_bn().eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    out = probe(net, Batch(torch.randn(8, 1, 8, 8), None, "noise"), "8,1,8,8")
+    assert out.shape == (8, 10) and not net.training and not any(m.training for m in net.modules())
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
 
 
 @pytest.mark.parametrize("shape", ["8,x", "", "0,4", "-1,4", "4,,4"])

@@ -387,17 +387,26 @@ def _first_tensor(out: Any) -> torch.Tensor | None:
 
 
 def probe(model: nn.Module, batch: Batch, shape_text: str) -> torch.Tensor:
-    """One forward pass in eval mode without gradients; returns the output's first tensor.
+    """One forward pass in train mode (as the diagnosis runs it) without gradients; returns the output's first tensor.
 
-    Every module's train/eval mode is put back (eval mode: BatchNorm's running statistics
-    are read, not updated).  An input the model rejects is one line, exit code 2.
+    The model is left as found: buffers (BatchNorm's running statistics) are put back bit
+    for bit, every module's train/eval mode restored, and dropout draws from a forked RNG.
+    An input the model rejects (a wrong shape, a batch of one for BatchNorm in train mode)
+    is one line, exit code 2.
     """
     modes = [(m, m.training) for m in model.modules()]
-    model.eval()
+    buffers = [(b, b.clone()) for b in model.buffers()]
+    dev = batch.x.device
+    devices = [dev.index or 0] if dev.type == "cuda" else []  # the CUDA generator that dropout would draw from
+    model.train()
     try:
-        with torch.no_grad(), _user_code(f"the model, run on inputs of --input-shape {shape_text},"):
+        what = f"the model, run on inputs of --input-shape {shape_text},"
+        with torch.random.fork_rng(devices=devices), torch.no_grad(), _user_code(what):
             out = model(batch.x)
     finally:
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
         for m, mode in modes:
             m.training = mode
     first = _first_tensor(out)
@@ -405,11 +414,6 @@ def probe(model: nn.Module, batch: Batch, shape_text: str) -> torch.Tensor:
         raise InitlabValueError(
             f"{WHERE}: the model must return a floating-point tensor (or a tuple, list or dict holding one). "
             f"Got {shown(out)}."
-        )
-    if not bool(torch.isfinite(first).all()):
-        raise InitlabValueError(
-            f"{WHERE}: the model's output on inputs of --input-shape {shape_text} holds NaN or inf before any fix; "
-            "check the model and the data."
         )
     return first
 
@@ -661,6 +665,8 @@ class DoctorCase:
             fix_report = self.plan.apply(model)
         if self.fix is not None:
             after = diagnose(model, batch.x, loss_fn, target=target)
+        if not bool(torch.isfinite(output).all()):
+            notes.append("the model's output holds NaN or inf before the fix")
         if inspection.not_understood:
             notes.append(f"{len(inspection.not_understood)} parameters not understood by inspect (see the inspection)")
         return DoctorReport(
