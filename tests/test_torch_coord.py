@@ -117,6 +117,19 @@ def test_global_rng_untouched_and_custom_optimizer(digits: tuple[Any, Any]) -> N
     assert made == [0.05, 0.05] and check.optimizer == "momentum" and check.seeds == (3,)
 
 
+def test_transformer_attention_and_norms(digits: tuple[Any, Any]) -> None:
+    x, y = models.digits_batch(64, kind="sequence")
+    check = coord_check(lambda w: models.transformer(d_model=w), [16, 64, 256], x, target=y, optimizer="adam",
+                        lr=0.01, steps=1, seeds=1, generator=0)  # fmt: skip
+    assert "encoder.layers.0.self_attn" in check.layers  # attention returns a tuple: its first tensor is recorded
+    assert check.layers.index("encoder.layers.0.self_attn") < check.layers.index("encoder.layers.0.linear1")
+    # LayerNorm outputs have unit variance per position at every width: flat at every step
+    assert check.verdicts["encoder.layers.0.norm1"] == check.verdicts["encoder.layers.1.norm2"] == "stable"
+    # the attention block's output after one Adam step grows with width (the SP blow-up inside a transformer)
+    assert check.verdicts["encoder.layers.0.self_attn"] == "grows with width"
+    assert "1 seed;" in repr(check)
+
+
 @pytest.mark.parametrize(
     ("widths", "error", "match"),
     [

@@ -168,7 +168,7 @@ class CoordCheck(Tabular):
             ax.set_title("initialization" if step == 0 else f"after step {step}", fontsize=9)
         axes[0][0].set_ylabel("mean |coordinate| of the layer's output")
         axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        fig.suptitle(f"coordinate check: {self.optimizer}, lr {self.lr:g}, {len(self.seeds)} seeds", fontsize=9)
+        fig.suptitle(f"coordinate check: {self.optimizer}, lr {self.lr:g}, {_seeds_text(len(self.seeds))}", fontsize=9)
         return fig
 
     def __repr__(self) -> str:
@@ -180,9 +180,14 @@ class CoordCheck(Tabular):
             body.append((layer or "(model)", *(num(r["slope"], 3) for r in mine), verdicts[layer]))
         lines = [
             f"Coordinate check over widths {list(self.widths)}: {self.optimizer}, lr {self.lr:g}, {self.steps} steps, "
-            f"{len(self.seeds)} seeds; slope of log2 mean|h| against log2 width (stable: |slope| <= {STABLE_SLOPE})"
+            f"{_seeds_text(len(self.seeds))}; slope of log2 mean|h| against log2 width "
+            f"(stable: |slope| <= {STABLE_SLOPE})"
         ]
         return "\n".join(lines + text_table(head, body))
+
+
+def _seeds_text(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
 def _verdict(slope: float) -> str:
