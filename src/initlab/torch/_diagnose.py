@@ -434,10 +434,15 @@ def _chunks(rows: torch.Tensor) -> Iterator[tuple[int, np.ndarray]]:
     units = int(rows.shape[0])
     examples = max(1, math.prod(int(d) for d in rows.shape[1:]))
     k = max(1, CHUNK // examples)
+    if rows.device.type == "cpu" and rows.dtype in (torch.float32, torch.float64, torch.float16):
+        view = rows.numpy()  # numpy reads the strided view itself: one thread, no torch thread pool per small block
+        for i in range(0, units, k):
+            yield i, np.array(view[i : i + k], dtype=np.float64).reshape(-1, examples)
+        return
     for i in range(0, units, k):
         part = rows[i : i + k]
         buf = torch.empty(tuple(part.shape), dtype=torch.float64)
-        buf.copy_(part)
+        buf.copy_(part)  # from the GPU, or from a dtype numpy lacks (bfloat16)
         yield i, buf.reshape(buf.shape[0], -1).numpy()
 
 
