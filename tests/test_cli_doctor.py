@@ -131,6 +131,12 @@ def test_mlp_default_init_is_unhealthy_and_he_heals_it(mlp_he: tuple[int, str, s
     assert stds["2.bias"] == 0
     # stdout: the tables, what the fix changes, and the verdict counts before -> after
     assert "what --fix he changes:" in stdout and "kaiming_normal" in stdout
+    for title in ("parameters (execution order):", "diagnosis before the fix:", "diagnosis after --fix he:"):
+        assert title in stdout.splitlines()
+    lines = stdout.splitlines()
+    after = lines[lines.index("diagnosis after --fix he:") + 2 :]
+    assert after[0].split()[:2] == ["0", "Linear"] and after[40].split()[:2] == ["40", "Linear"]
+    assert all(line.split()[-1] == "healthy" for line in after[:41])
     counts = re.search(r"verdicts \(before -> after\): (.*)", stdout)
     assert counts is not None and "healthy " in counts.group(1) and "-> 41" in counts.group(1)
     assert f"report: {out / 'report.html'}" in stdout

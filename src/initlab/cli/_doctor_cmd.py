@@ -137,13 +137,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _table(out: TextIO, rows: list[list[str]], head: tuple[str, ...], title: str) -> None:
+    """A table; off a terminal (where tables have no header) its title and columns on plain lines first."""
+    if not out.isatty():
+        print(f"{title}:", file=out)
+        print(f"  columns: {', '.join(head)}", file=out)
+    print_table(out, rows, head, title=title)
+
+
 def _print_diagnosis(out: TextIO, diagnosis: Any, title: str) -> None:
     cols = ("key", "module_type", "act_std", "grad_norm", "dead", "saturated", "distinct_units", "units",
             "update_ratio", "verdict", "reasons")  # fmt: skip
     rows = [[_fmt(r[c]) for c in cols] for r in diagnosis.rows()]
     head = ("module call", "type", "act std", "grad norm", "dead", "saturated", "distinct", "units", "update/weight",
             "verdict", "why")  # fmt: skip
-    print_table(out, rows, head, title=title)
+    _table(out, rows, head, title)
 
 
 def _print(out: TextIO, report: Any) -> None:
@@ -154,7 +162,7 @@ def _print(out: TextIO, report: Any) -> None:
     cols = ("path", "module_type", "shape", "fan_in", "fan_out", "activation", "std", "he_std", "xavier_std")
     rows = [["x".join(map(str, r["shape"])) if c == "shape" else _fmt(r[c]) for c in cols] for r in ins.rows()]
     head = ("parameter", "type", "shape", "fan_in", "fan_out", "activation", "std", "he target", "xavier target")
-    print_table(out, rows, head, title=f"parameters ({ins.order} order)")
+    _table(out, rows, head, f"parameters ({ins.order} order)")
     for path, why in ins.not_understood:
         print(f"not understood: {path}: {why}", file=out)
     print("", file=out)
