@@ -423,7 +423,10 @@ def test_kurtosis_histogram_and_update_ratio_with_adam() -> None:
     model = nn.Sequential(nn.Linear(3, 200), nn.Linear(200, 1)).double()
     x = torch.randn(400, 3, dtype=torch.float64)
     lr = 1e-3
+    x.requires_grad_(True)
     found = diagnose(model, x, optimizer=lambda p: torch.optim.Adam(p, lr=lr))
+    assert x.grad is None  # the caller's input is not part of the backward pass
+    x = x.detach()
     z = model[0](x).detach()
     d = z - z.mean()
     excess = float((d**4).mean() / (d**2).mean() ** 2 - 3)

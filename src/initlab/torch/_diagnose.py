@@ -625,8 +625,9 @@ def _verdict(rec: dict[str, Any], role: str, input_std: float, max_grad: float) 
 
 
 def _to(x: Any, device: torch.device) -> Any:
+    """``x``'s tensors on ``device``, detached: the backward pass must not write a ``.grad`` into the input."""
     if isinstance(x, torch.Tensor):
-        return x.to(device)
+        return x.detach().to(device)
     if isinstance(x, tuple):
         return tuple(_to(v, device) for v in x)
     if isinstance(x, list):
