@@ -413,3 +413,49 @@ def test_ctrl_c_while_writing_leaves_nothing(tmp_path: Path, tiny_file: Path, mo
                                "--out", str(out))  # fmt: skip
     assert code == 130 and stderr.startswith("interrupted: initlab doctor") and "nothing was written" in stderr
     assert not (tmp_path / "new").exists() and list(tmp_path.iterdir()) == []
+
+
+STALLING = """
+import sys, time
+import initlab.cli._doctor_cmd as cmd
+import initlab.torch._doctor as doctor
+from initlab.cli import main_entry
+
+doctor.render_html = lambda report: "<!doctype html><p>stub</p>"
+
+def stalled(self):
+    print("STALLED commit", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(0.05)
+
+cmd._Writes.commit = stalled
+sys.argv = ["initlab", "doctor", *sys.argv[1:]]
+main_entry()
+"""
+
+
+@pytest.mark.slow  # about 10 s each (a fresh interpreter imports torch); the in-process Ctrl-C test covers the path
+@pytest.mark.parametrize("signum", [2, 15])  # SIGINT (Ctrl-C), SIGTERM (kill)
+def test_a_real_process_stopped_while_writing_leaves_nothing(tiny_file: Path, tmp_path: Path, signum: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "stall.py"
+    script.write_text(STALLING)
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--model", f"{tiny_file}:tiny", "--input-shape", "8,4", "--save", "w.pt",
+         "--out", "new/out"],
+        cwd=work, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line == "STALLED commit\n", line + proc.stderr.read()
+    assert sorted(p.name for p in (work / "new" / "out").iterdir())[0].startswith(".")  # only temporary files
+    os.kill(proc.pid, signum)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == (130 if signum == 2 else 143)
+    assert rest.count("\n") == 1 and "nothing was written" in rest
+    assert list(work.iterdir()) == []  # no weights, no folder, no temporary file

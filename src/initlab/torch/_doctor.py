@@ -660,7 +660,7 @@ class DoctorCase:
         after = fix_report = None
         notes: list[str] = []
         if self.fix == "lsuv":
-            fix_report = _lsuv_function()(model, batch.x, generator=torch.Generator().manual_seed(self.seed))
+            fix_report = _lsuv_function()(model, batch.x, generator=self.seed)
         elif self.fix is not None:
             fix_report = self.plan.apply(model)
         if self.fix is not None:
