@@ -52,6 +52,20 @@ def not_a_model():
     return 42
 
 
+def warns():
+    import warnings
+
+    warnings.warn("this model is experimental", UserWarning)
+    return tiny()
+
+
+def warns_then_boom():
+    import warnings
+
+    warnings.warn("this model is experimental", UserWarning)
+    return boom()
+
+
 def bn():
     return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
 
@@ -243,6 +257,14 @@ def test_lsuv_fix_and_pt_data(tiny_file: Path, tmp_path: Path) -> None:
     assert set(rows) == {"0", "2"} and all(r["status"] == "ok" for r in rows.values())
     assert all(abs(r["std_after"] - 1) <= 0.1 for r in rows.values())
     assert rows["0"]["std_before"] > 1.5  # the inputs' std is 5: far from the target before
+
+
+@pytest.mark.usefixtures("quick_report")
+def test_warnings_are_lines_on_stderr_and_a_failure_stays_one_line(tiny_file: Path, tmp_path: Path) -> None:
+    code, _, stderr = run("--model", f"{tiny_file}:warns", "--input-shape", "4,4", "--out", str(tmp_path / "o"))
+    assert code == 0 and stderr == "warning: this model is experimental\n"
+    err = bad(tmp_path, "--model", f"{tiny_file}:warns_then_boom", "--input-shape", "4,4")
+    assert "raised RuntimeError: no GPU found" in err and "warning" not in err
 
 
 @pytest.mark.usefixtures("quick_report")

@@ -189,30 +189,28 @@ def doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
             raise UsageError(f"{WHERE}: --out {args.out!r} holds a folder named {name}; initlab writes a file there.")
     save = None if args.save is None else _check_save(args.save)
     caught: list[str] = []
-    try:
-        with _warnings_kept(caught):
-            case = _prepare_doctor()(args.model, args.input_shape, data=args.data, fix=args.fix, seed=args.seed,
-                                     weights=args.weights, device=args.device)  # fmt: skip
-            report = case.examine()
-            page = report.html()
-            doc = report.to_dict()
-            text = json.dumps(doc, indent=2, allow_nan=False)
-            writes = _Writes()
-            try:
-                if save is not None:
-                    case.check_weights(writes.add(save, case.save_weights))  # checked before it is renamed
-                writes.folder(folder)
-                writes.add(folder / REPORT, lambda fh: fh.write(page.encode("utf-8")))
-                writes.add(folder / JSON_FILE, lambda fh: fh.write(text.encode("utf-8")))
-                writes.commit()
-            except OSError as exc:
-                where = exc.filename or args.out
-                raise UsageError(f"{WHERE}: could not write {str(where)!r} ({exc.strerror or exc}).") from None
-            finally:
-                writes.undo()
-    finally:
-        for line in caught:
-            say(err, line)
+    with _warnings_kept(caught):
+        case = _prepare_doctor()(args.model, args.input_shape, data=args.data, fix=args.fix, seed=args.seed,
+                                 weights=args.weights, device=args.device)  # fmt: skip
+        report = case.examine()
+        page = report.html()
+        doc = report.to_dict()
+        text = json.dumps(doc, indent=2, allow_nan=False)
+        writes = _Writes()
+        try:
+            if save is not None:
+                case.check_weights(writes.add(save, case.save_weights))  # checked before it is renamed
+            writes.folder(folder)
+            writes.add(folder / REPORT, lambda fh: fh.write(page.encode("utf-8")))
+            writes.add(folder / JSON_FILE, lambda fh: fh.write(text.encode("utf-8")))
+            writes.commit()
+        except OSError as exc:
+            where = exc.filename or args.out
+            raise UsageError(f"{WHERE}: could not write {str(where)!r} ({exc.strerror or exc}).") from None
+        finally:
+            writes.undo()
+    for line in caught:  # after success only: a failure is one line
+        say(err, line)
     files = {"report": str(folder / REPORT), "json": str(folder / JSON_FILE),
              "weights": None if save is None else str(save)}  # fmt: skip
     if args.json:
