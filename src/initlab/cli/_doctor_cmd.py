@@ -188,6 +188,9 @@ def doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         if (folder / name).is_dir():
             raise UsageError(f"{WHERE}: --out {args.out!r} holds a folder named {name}; initlab writes a file there.")
     save = None if args.save is None else _check_save(args.save)
+    import matplotlib
+
+    matplotlib.use("Agg")  # the report's figures go to files only, never to a screen
     caught: list[str] = []
     with _warnings_kept(caught):
         case = _prepare_doctor()(args.model, args.input_shape, data=args.data, fix=args.fix, seed=args.seed,

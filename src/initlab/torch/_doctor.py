@@ -766,10 +766,8 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Any]:
 def render_html(report: DoctorReport) -> str:
     """report.html: one self-contained page (figures as base64 PNG), from the jinja2 template, autoescaped."""
     import jinja2
-    import matplotlib
 
-    matplotlib.use("Agg")  # files only, no screen
-    figures = []
+    figures = []  # each figure is drawn to PNG and closed (in a notebook, none is shown)
     before = report.before.figures()
     after = {} if report.after is None else report.after.figures()
     for name, caption in FIGURES.items():
