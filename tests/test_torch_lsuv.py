@@ -188,6 +188,27 @@ def test_dropout_is_off_while_measuring() -> None:
     check_within_tol(model, x, report)  # measured in eval mode: dropout off
 
 
+class TwoInputs(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.out = nn.Linear(8, 16), nn.Linear(4, 16), nn.Linear(16, 3)
+
+    def forward(self, x: Any, z: Any) -> Any:
+        return self.out(torch.tanh(self.a(x) + self.b(z)))
+
+
+def test_tuple_and_dict_batches() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x, z = torch.randn(256, 8, generator=gen), 3.0 * torch.randn(256, 4, generator=gen)
+    for batch in ((x, z), {"x": x, "z": z}):
+        model = TwoInputs()
+        report = lsuv(model, batch, generator=0)
+        assert [layer.path for layer in report.layers] == ["a", "b", "out"] and report.ok
+        with torch.no_grad():
+            assert abs(float(model.b(z).std(correction=0)) - 1.0) <= 0.1
+            assert abs(float(model.out(torch.tanh(model.a(x) + model.b(z))).std(correction=0)) - 1.0) <= 0.1
+
+
 # ---------------------------------------------------------------- failures
 
 
