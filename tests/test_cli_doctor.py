@@ -481,3 +481,32 @@ def test_a_real_process_stopped_while_writing_leaves_nothing(tiny_file: Path, tm
     assert proc.returncode == (130 if signum == 2 else 143)
     assert rest.count("\n") == 1 and "nothing was written" in rest
     assert list(work.iterdir()) == []  # no weights, no folder, no temporary file
+
+
+def test_doctor_report_in_a_notebook(tiny_file: Path) -> None:
+    """The report object: rows, to_dict (strict JSON), to_frame, a readable repr, a labelled figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from initlab.torch._doctor import DoctorReport, prepare_doctor
+
+    case = prepare_doctor(f"{tiny_file}:zero", "32,4", fix="he", seed=2)
+    assert case.input_shape == (32, 4) and case.plan is not None and case.batch.y is None
+    report = case.examine()
+    assert isinstance(report, DoctorReport)
+    rows = report.rows()
+    assert [r["key"] for r in rows] == ["0", "1", "2"]
+    assert rows[0]["verdict_before"] == "symmetric" and rows[0]["verdict_after"] == "healthy"
+    assert report.counts["before"]["symmetric"] >= 1 and report.counts["after"] == {"healthy": 3}
+    doc = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert doc["seed"] == 2 and doc["fix_report"]["seed"] == 2 and doc["rows"] == rows
+    assert report.to_frame().shape == (3, 9)
+    text = repr(report)
+    assert text.splitlines()[0].startswith(f"initlab doctor on {tiny_file}:zero (Sequential)")
+    assert text.splitlines()[-1] == "verdicts: healthy 0 -> 3, vanishing 1 -> 0, symmetric 2 -> 0"
+    fig = report.plot()
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "activation std" and ax.get_xlabel() and len(ax.lines) == 2
+    plt.close(fig)
