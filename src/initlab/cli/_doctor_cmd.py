@@ -2,7 +2,7 @@
 
 Everything is checked before anything is written: ``--out`` and ``--save`` first, then the
 model file and its factory, ``--weights``, ``--data``, one run of the model on the input
-and the plan of ``--fix``.  The work itself is :mod:`initlab.torch._doctor`; this module
+and the plan of ``--fix``.  The work itself is :func:`initlab.torch.prepare_doctor`; this module
 prints (rich, through ``_terminal``) and writes, all at once: the files are written to
 temporary names in their folders and renamed at the end, so Ctrl-C or ``kill`` leaves no
 partial file.
@@ -118,14 +118,9 @@ class _Writes:
 
 def _prepare_doctor() -> Any:
     """``initlab.torch.prepare_doctor`` (importing initlab.torch raises a clear error when torch is missing)."""
-    import importlib
+    from ..torch import prepare_doctor
 
-    import initlab.torch as face
-
-    if hasattr(face, "prepare_doctor"):
-        return face.prepare_doctor
-    # Until initlab.torch re-exports prepare_doctor (requested from the lead, issue 8), reach it by module name.
-    return importlib.import_module("initlab.torch._doctor").prepare_doctor
+    return prepare_doctor
 
 
 def _fmt(value: Any) -> str:
