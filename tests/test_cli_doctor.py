@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch_models  # noqa: E402  (examples/, on sys.path through conftest.py)
+
 pytest.importorskip("sklearn")
 from torch import nn  # noqa: E402
 
@@ -182,18 +184,8 @@ def test_cnn_bn_json_save_and_reload(tmp_path: Path) -> None:
     state = torch.load(weights, weights_only=True)
     assert float(state["0.weight"].std()) == pytest.approx(math.sqrt(2 / 9), rel=0.25)
     assert torch.equal(state["1.weight"], torch.ones(16)) and torch.equal(state["1.running_mean"], torch.zeros(16))
-    fresh = nn.Sequential(*[m for m in _examples().cnn_bn()])
+    fresh = nn.Sequential(*[m for m in torch_models.cnn_bn()])
     fresh.load_state_dict(state, strict=True)
-
-
-def _examples():  # type: ignore[no-untyped-def]
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("torch_models", MODELS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------------------------------ data and loss
@@ -367,7 +359,7 @@ def test_input_shape_the_model_rejects(tmp_path: Path, tiny_file: Path) -> None:
 def test_probe_leaves_the_model_as_found() -> None:
     from initlab.torch._doctor import Batch, probe
 
-    net = _examples().cnn_bn().eval()
+    net = torch_models.cnn_bn().eval()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     out = probe(net, Batch(torch.randn(8, 1, 8, 8), None, "noise"), "8,1,8,8")
     assert out.shape == (8, 10) and not net.training and not any(m.training for m in net.modules())

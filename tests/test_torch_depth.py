@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch_models as models  # noqa: E402  (examples/, on sys.path through conftest.py)
 from torch import nn  # noqa: E402
 
 from initlab import InitlabTypeError, InitlabValueError  # noqa: E402
@@ -17,18 +15,6 @@ from initlab.torch._depth import ReZero, SkipInit, fixup_init, gpt2_init, rezero
 from initlab.torch._reinit import plan_reinit  # noqa: E402
 
 pytestmark = pytest.mark.torch
-
-
-def _models() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "examples" / "torch_models.py"
-    spec = importlib.util.spec_from_file_location("torch_models", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-models = _models()
 
 
 def sd(t: torch.Tensor) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch_models  # noqa: E402  (examples/, on sys.path through conftest.py)
 from torch import nn  # noqa: E402
 
 from initlab import InitlabTypeError, InitlabValueError, data  # noqa: E402
@@ -380,18 +381,6 @@ def test_a_model_that_raises_midway_leaves_no_trace() -> None:
     assert_as_found(model, before)
 
 
-def _examples():  # type: ignore[no-untyped-def]
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "examples" / "torch_models.py"
-    spec = importlib.util.spec_from_file_location("torch_models", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     ("factory", "kind", "expected"),
     [
@@ -403,7 +392,7 @@ def _examples():  # type: ignore[no-untyped-def]
     ],
 )
 def test_the_shared_real_models_are_healthy_and_left_as_found(factory: str, kind: str, expected: list[str]) -> None:
-    models = _examples()
+    models = torch_models
     x, y = models.digits_batch(64, kind=kind)
     model = getattr(models, factory)()
     before = snapshot(model)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch_models as models  # noqa: E402  (examples/, on sys.path through conftest.py)
 from torch import nn  # noqa: E402
 
 from initlab import InitlabTypeError, InitlabValueError  # noqa: E402
@@ -19,12 +18,6 @@ from initlab.torch._lsuv import FEEDS_NORM, LSUVReport, LSUVWarning, lsuv  # noq
 
 pytestmark = pytest.mark.torch
 
-_spec = importlib.util.spec_from_file_location(
-    "torch_models", Path(__file__).resolve().parents[1] / "examples" / "torch_models.py"
-)
-assert _spec is not None and _spec.loader is not None
-models = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(models)
 
 NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch_models as models  # noqa: E402  (examples/, on sys.path through conftest.py)
+
 pytest.importorskip("sklearn")
 from torch import nn  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
-PATH = Path(__file__).resolve().parents[1] / "examples" / "torch_models.py"
-
-
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("torch_models", PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-models = load()
 
 CASES = [("mlp", "flat"), ("cnn_bn", "image"), ("resnet", "image"), ("transformer", "sequence"), ("lstm", "sequence")]
 

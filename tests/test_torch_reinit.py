@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch_models  # noqa: E402  (examples/, on sys.path through conftest.py)
 from torch import nn  # noqa: E402
 
 from initlab import InitlabTypeError, InitlabValueError  # noqa: E402
@@ -485,26 +486,12 @@ def test_a_callable_scheme_and_a_depth_factor_on_a_bias_policy() -> None:
 # ---------------------------------------------------------------- the five shared models
 
 
-def _shared_models():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "examples" / "torch_models.py"
-    if not path.exists():
-        pytest.skip("examples/torch_models.py is not there")
-    spec = importlib.util.spec_from_file_location("torch_models", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     ("name", "kind"),
     [("mlp", "flat"), ("cnn_bn", "image"), ("resnet", "image"), ("transformer", "sequence"), ("lstm", "sequence")],
 )
 def test_auto_on_the_five_real_models_keeps_the_signal(name: str, kind: str) -> None:
-    shared = _shared_models()
+    shared = torch_models
     model = getattr(shared, name)()
     x, _ = shared.digits_batch(64, kind=kind)
     plan = reinit(model, "auto", example=x, generator=0)
@@ -523,7 +510,7 @@ def test_auto_on_the_five_real_models_keeps_the_signal(name: str, kind: str) -> 
 
 
 def test_he_fixes_the_vanishing_20_layer_relu_mlp() -> None:
-    shared = _shared_models()
+    shared = torch_models
     x, _ = shared.digits_batch(256, kind="flat")
     default = shared.mlp(
         depth=20

@@ -50,7 +50,8 @@ from .._validation import (
     check_int,
     shown,
 )
-from ._lsuv import _call, _first_tensor, _to_device
+from ._common import call, resolve_device, to_device
+from ._lsuv import _first_tensor
 from ._tables import Tabular, num, text_table
 
 __all__ = ["STABLE_SLOPE", "CoordCheck", "CoordRecord", "coord_check"]
@@ -309,15 +310,7 @@ def coord_check(
         raise InitlabTypeError(f"The 'target' argument of coord_check must be a tensor. Got {shown(target)}.")
     opt_name, make_opt = _optimizer(optimizer, lr)
     seed_list = _seeds(generator, n_seeds)
-    dev = None
-    if device is not None:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise InitlabValueError(
-                f"The 'device' argument of coord_check must be None or a torch device such as 'cpu' or 'cuda:0'. "
-                f"Got {shown(device)} instead."
-            ) from exc
+    dev = None if device is None else resolve_device(nn.Module(), device, "coord_check")
 
     records: list[CoordRecord] = []
     layer_order: dict[str, None] = {}
@@ -325,7 +318,7 @@ def coord_check(
         for seed in seed_list:
             model = _build(factory, width, seed, dev)
             model_dev = next((p.device for p in model.parameters()), dev or torch.device("cpu"))
-            found = _train(model, _to_device(batch, model_dev), _to_device(target, model_dev), loss_fn, steps,
+            found = _train(model, to_device(batch, model_dev), to_device(target, model_dev), loss_fn, steps,
                            make_opt, width)  # fmt: skip
             for step, layer, kind, l1 in found:
                 layer_order.setdefault(layer, None)
@@ -388,7 +381,7 @@ def _train(
             current.clear()
             order.clear()
             try:
-                output = _call(model, batch)
+                output = call(model, batch)
             except Exception as exc:
                 raise InitlabValueError(
                     f"The 'batch' argument of coord_check must be an input the model accepts; the model of width "

@@ -80,6 +80,7 @@ from ..engine import (
     saturated_share,
     update_ratio,
 )
+from ._common import call, resolve_device, to_device
 from ._fans import _NORMS
 from ._inspect import _PASS_THROUGH, _activation_of, _structural
 from ._tables import Tabular, num, text_table
@@ -624,19 +625,6 @@ def _verdict(rec: dict[str, Any], role: str, input_std: float, max_grad: float) 
     return verdict, reasons
 
 
-def _to(x: Any, device: torch.device) -> Any:
-    """``x``'s tensors on ``device``, detached: the backward pass must not write a ``.grad`` into the input."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().to(device)
-    if isinstance(x, tuple):
-        return tuple(_to(v, device) for v in x)
-    if isinstance(x, list):
-        return [_to(v, device) for v in x]
-    if isinstance(x, Mapping):
-        return {k: _to(v, device) for k, v in x.items()}
-    return x
-
-
 def _input_std(batch: Any) -> float:
     items = batch if isinstance(batch, tuple) else tuple(batch.values()) if isinstance(batch, Mapping) else (batch,)
     for item in items:
@@ -754,17 +742,9 @@ def diagnose(
                 f"silu, elu or selu. Got {shown(name)} for {path!r} instead."
             )
     params = list(model.parameters())
-    if device is None:
-        dev = params[0].device if params else torch.device("cpu")
-    else:
-        try:
-            dev = torch.device(device)
-        except (TypeError, RuntimeError) as exc:
-            raise InitlabValueError(
-                f"The 'device' argument of diagnose must be a torch device or None. Got {shown(device)} instead."
-            ) from exc
-    batch = _to(batch, dev)
-    target = _to(target, dev)
+    dev = resolve_device(model, device, "diagnose")
+    batch = to_device(batch, dev)
+    target = to_device(target, dev)
 
     names: dict[int, str] = {}
     for path, m in model.named_modules(remove_duplicate=False):
@@ -884,12 +864,7 @@ def diagnose(
                 handles.append(m.register_forward_hook(hook))
             with torch.enable_grad():
                 try:
-                    if isinstance(batch, tuple):
-                        output = model(*batch)
-                    elif isinstance(batch, Mapping):
-                        output = model(**batch)
-                    else:
-                        output = model(batch)
+                    output = call(model, batch)
                 except InitlabError:
                     raise
                 except Exception as exc:

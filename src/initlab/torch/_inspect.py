@@ -38,6 +38,7 @@ from torch import nn
 from .._validation import InitlabError, InitlabTypeError, InitlabValueError, shown
 from ..engine import get_activation
 from ..initializers import TORCH_GAINS, gain
+from ._common import call
 from ._fans import _NORMS, param_fans
 from ._tables import Tabular, num, text_table
 
@@ -244,12 +245,7 @@ def _run(model: nn.Module, example: Any) -> list[tuple[str, nn.Module]]:
         torch.backends.mha.set_fastpath_enabled(False)
         model.eval()
         with torch.no_grad():
-            if isinstance(example, tuple):
-                model(*example)
-            elif isinstance(example, Mapping):
-                model(**example)
-            else:
-                model(example)
+            call(model, example)
     except InitlabError:
         raise
     except Exception as exc:

@@ -71,6 +71,7 @@ from torch import nn
 
 from .._validation import InitlabError, InitlabTypeError, InitlabValueError, check_float, check_int, shown
 from ..engine import activation_mean, activation_std
+from ._common import call, resolve_device, to_device
 from ._fans import _NORMS
 from ._tables import Tabular, num, text_table
 
@@ -264,24 +265,6 @@ def _all_tensors(out: Any) -> list[torch.Tensor]:
     return []
 
 
-def _to_device(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device)
-    if isinstance(batch, Mapping):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, tuple):
-        return tuple(_to_device(v, device) for v in batch)
-    return batch
-
-
-def _call(model: nn.Module, batch: Any) -> Any:
-    if isinstance(batch, tuple):
-        return model(*batch)
-    if isinstance(batch, Mapping):
-        return model(**batch)
-    return model(batch)
-
-
 def _skip_reason(module: nn.Module) -> str | None:
     """Why a module with its own parameters is not rescaled, or None when it is (or is a norm: not listed)."""
     if isinstance(module, nn.RNNBase):
@@ -384,19 +367,10 @@ def lsuv(
             f"The 'model' argument of lsuv has uninitialized lazy parameters ({', '.join(lazy)}). "
             "Call the model once before lsuv."
         )
+    dev = resolve_device(model, device, "lsuv")
     if device is not None:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise InitlabValueError(
-                f"The 'device' argument of lsuv must be None or a torch device such as 'cpu' or 'cuda:0'. "
-                f"Got {shown(device)} instead."
-            ) from exc
         model.to(dev)
-    else:
-        first = next(iter(model.parameters()), None)
-        dev = first.device if first is not None else torch.device("cpu")
-    batch = _to_device(batch, dev)
+    batch = to_device(batch, dev)
 
     names: dict[int, str] = {}
     for path, m in model.named_modules(remove_duplicate=False):
@@ -496,7 +470,7 @@ def _survey(
     handles = [m.register_forward_pre_hook(pre) for m in model.modules()]
     handles += [m.register_forward_hook(post) for m in model.modules() if id(m) in watched]
     try:
-        outputs = [t.detach().clone() for t in _all_tensors(_call(model, batch))]
+        outputs = [t.detach().clone() for t in _all_tensors(call(model, batch))]
     except InitlabError:
         raise
     except Exception as exc:
@@ -522,7 +496,7 @@ def _measure(model: nn.Module, batch: Any, module: nn.Module) -> torch.Tensor | 
 
     handle = module.register_forward_hook(hook)
     try:
-        _call(model, batch)
+        call(model, batch)
     except _Stop:
         pass
     finally:
@@ -539,11 +513,11 @@ def _scale_invariant(model: nn.Module, batch: Any, module: nn.Module, baseline: 
     w = _weight(module)
     saved = w.detach().clone()
     if not baseline:
-        baseline.append([t.detach().clone() for t in _all_tensors(_call(model, batch))])
+        baseline.append([t.detach().clone() for t in _all_tensors(call(model, batch))])
     before = baseline[0]
     w.mul_(2.0)
     try:
-        after = [t.detach() for t in _all_tensors(_call(model, batch))]
+        after = [t.detach() for t in _all_tensors(call(model, batch))]
     finally:
         w.copy_(saved)
     return len(before) == len(after) and all(
