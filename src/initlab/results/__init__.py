@@ -8,7 +8,7 @@ when figures are drawn or a report is written.
 from __future__ import annotations
 
 from ._figures import PALETTE, figures, save_figures
-from ._report import write_report
+from ._report import render_template, write_report
 from ._result import Result
 from ._store import FILES, check_target, finished, load, save
 
@@ -20,6 +20,7 @@ __all__ = [
     "figures",
     "finished",
     "load",
+    "render_template",
     "save",
     "save_figures",
     "write_report",

@@ -21,7 +21,7 @@ from .._version import __version__
 from ._result import Result
 from ._store import FILES, _locked, _read
 
-__all__ = ["write_report"]
+__all__ = ["render_template", "write_report"]
 
 
 def _cell(value: Any) -> str:
@@ -75,17 +75,26 @@ def _section(result: Result, figures: dict[str, bytes]) -> dict[str, Any]:
     }
 
 
-def _render(sections: list[dict[str, Any]]) -> str:
+def render_template(package: str, name: str, **context: Any) -> str:
+    """The jinja2 template ``name`` of ``package``'s ``templates`` folder, with ``context`` and ``version``.
+
+    Every HTML page of initlab is rendered here, with the same policy: autoescaped, and an
+    undefined name in a template is an error rather than an empty string.
+    """
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("initlab.results", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("report.html.j2").render(version=__version__, sections=sections)
+    return env.get_template(name).render(version=__version__, **context)
+
+
+def _render(sections: list[dict[str, Any]]) -> str:
+    return render_template("initlab.results", "report.html.j2", sections=sections)
 
 
 def _run_folders(root: Path) -> list[Path]:

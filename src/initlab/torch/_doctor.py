@@ -47,6 +47,7 @@ from torch import nn
 
 from .._validation import InitlabError, InitlabTypeError, InitlabValueError, closest, quoted, shown
 from .._version import __version__
+from ..results import render_template
 from ._inspect import Inspection, inspect
 from ._tables import Tabular, num, text_table
 
@@ -765,8 +766,6 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Any]:
 
 def render_html(report: DoctorReport) -> str:
     """report.html: one self-contained page (figures as base64 PNG), from the jinja2 template, autoescaped."""
-    import jinja2
-
     figures = []  # each figure is drawn to PNG and closed (in a notebook, none is shown)
     before = report.before.figures()
     after = {} if report.after is None else report.after.figures()
@@ -781,16 +780,10 @@ def render_html(report: DoctorReport) -> str:
                           "xavier_std"]  # fmt: skip
     diag_columns = ["key", "module_type", "verdict", "act_std", "grad_norm", "dead", "saturated", "distinct_units",
                     "units", "update_ratio", "reasons"]  # fmt: skip
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("initlab.torch", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
     fix_rows = report.fix_report.rows() if report.fix_report is not None else []
-    return env.get_template("doctor.html.j2").render(
-        version=__version__,
+    return render_template(
+        "initlab.torch",
+        "doctor.html.j2",
         r=report,
         verdicts=verdict_change(report.counts),
         summary=_table(report.rows(), list(report.rows()[0]) if report.rows() else []),
