@@ -407,7 +407,7 @@ def lsuv(
             order, calls, candidates, outputs = _survey(model, batch, layers, names)
             records = _process(
                 model, batch, layers, names, order, calls, candidates, rescalable, [outputs],
-                target, tol, max_iter, centre, rescale_before_norm,
+                _Goal(target, tol, max_iter, centre, rescale_before_norm),
             )  # fmt: skip
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
@@ -527,6 +527,21 @@ def _scale_invariant(model: nn.Module, batch: Any, module: nn.Module, baseline: 
     )
 
 
+@dataclass(frozen=True)
+class _Goal:
+    """What each layer is rescaled towards, and how: the settings of one :func:`lsuv` call."""
+
+    target: float
+    tol: float
+    max_iter: int
+    centre: bool
+    rescale_before_norm: bool
+
+    def reached(self, std: float) -> bool:
+        """Whether an output std is within the tolerance of the target."""
+        return abs(std - self.target) <= self.tol * self.target
+
+
 def _process(
     model: nn.Module,
     batch: Any,
@@ -537,11 +552,7 @@ def _process(
     candidates: set[int],
     rescalable: set[int],
     baseline: list[list[torch.Tensor]],
-    target: float,
-    tol: float,
-    max_iter: int,
-    centre: bool,
-    rescale_before_norm: bool,
+    goal: _Goal,
 ) -> list[LSUVLayer]:
     records: list[LSUVLayer] = []
     rescaled: dict[int, str] = {}  # id(weight) -> path of the layer that rescaled it
@@ -557,8 +568,7 @@ def _process(
         elif id(_weight(m)) in rescaled:
             status = f"skipped: its weight is tied to {rescaled[id(_weight(m))]}, rescaled there"
         else:
-            status = _rescale(model, batch, m, path, numbers, candidates, baseline, target, tol, max_iter, centre,
-                              rescale_before_norm)  # fmt: skip
+            status = _rescale(model, batch, m, path, numbers, candidates, baseline, goal)
             if status in (OK, NOT_REACHED):
                 rescaled[id(_weight(m))] = path
         records.append(LSUVLayer(path, type(m).__name__, order.get(id(m)), calls.get(id(m), 0), status=status,
@@ -574,24 +584,21 @@ def _rescale(
     numbers: dict[str, Any],
     candidates: set[int],
     baseline: list[list[torch.Tensor]],
-    target: float,
-    tol: float,
-    max_iter: int,
-    centre: bool,
-    rescale_before_norm: bool,
+    goal: _Goal,
 ) -> str:
     """Algorithm 1 on one layer; fills ``numbers`` and returns the layer's status."""
     kind, w = type(m).__name__, _weight(m)
+    target, tol, max_iter = goal.target, goal.tol, goal.max_iter
     out = _measure(model, batch, m)
     if out is None:
         return "skipped: its output is not a tensor"
     std, mean = _stats(out)
     _check_variance(m, path, out, std, target)
-    if id(m) in candidates and not rescale_before_norm and _scale_invariant(model, batch, m, baseline):
+    if id(m) in candidates and not goal.rescale_before_norm and _scale_invariant(model, batch, m, baseline):
         numbers.update(std_before=std, std_after=std, mean_after=mean)
         return FEEDS_NORM
     baseline.clear()  # the weights change from here on
-    bias = _bias(m) if centre else None
+    bias = _bias(m) if goal.centre else None
     std_before, scale, iterations = std, 1.0, 0
     if bias is not None:  # zero mean per unit, then weight and bias scale together: the output stays centred
         axis = _unit_axis(m, out)
@@ -600,7 +607,7 @@ def _rescale(
         assert found is not None
         std, mean = _stats(found)
         _check_variance(m, path, found, std, target)
-    while abs(std - target) > tol * target and iterations < max_iter:
+    while not goal.reached(std) and iterations < max_iter:
         factor = target / std
         w.mul_(factor)
         if bias is not None:
@@ -611,7 +618,7 @@ def _rescale(
         assert found is not None
         std, mean = _stats(found)
         _check_variance(m, path, found, std, target)
-    reached = abs(std - target) <= tol * target
+    reached = goal.reached(std)
     if not reached:
         warnings.warn(
             f"lsuv: the output std of {path or '(model)'} ({kind}) is {std:.4g} after {iterations} rescalings "
