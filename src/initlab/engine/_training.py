@@ -33,6 +33,8 @@ batched computation and agrees with each model alone to rounding, not bit for bi
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -210,6 +212,22 @@ def _train_batched(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Op
     return History(losses, np.asarray(records, dtype=int), stacked, _first_nonfinite(losses), extra)
 
 
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the BLAS libraries loaded in the process, searched again only after new imports.
+
+    ``threadpool_limits(...)`` searches the loaded libraries on every call: about 5 ms with numba and scipy
+    loaded, most of a short ``train`` call (the explorer trains 10 steps at a time).  A library is loaded by an
+    import, so the search is kept while ``sys.modules`` has not grown."""
+    return _controller_for(len(sys.modules))
+
+
+@functools.lru_cache(maxsize=1)
+def _controller_for(n_modules: int) -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def _blas_threads(net: MLP, m: int) -> int | None:
     """The numpy path's BLAS thread count: 1 for small matrices (threads cost more than they give), else as is."""
     largest = max(a * b for a, b in zip(net.layer_dims[:-1], net.layer_dims[1:], strict=True)) * m
@@ -329,9 +347,7 @@ def train(
         if threads is None:
             history = _train_batched(net, work, X, Y, steps, opt, record_every, callback)
         else:
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(threads, user_api="blas"):
+            with _blas_controller().limit(limits=threads, user_api="blas"):
                 history = _train_batched(net, work, X, Y, steps, opt, record_every, callback)
     params.update(work)
     return history
