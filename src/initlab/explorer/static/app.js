@@ -336,7 +336,7 @@ function draw() {
 
 // --- the layers table and the spread ---------------------------------------------------------------------
 
-const COLUMNS = ["start", "layer", "units", "distinct", "act-std", "saturated", "dead", "w-std", "plan-formula", "plan-fans", "plan-std", "realized-std"];
+const COLUMNS = ["start", "layer", "units", "distinct", "act-std", "saturated", "dead", "plan-formula", "plan-fans", "plan-std", "realized-std", "w-std"];
 
 function buildTable(c) {
   const body = $("#layers tbody");

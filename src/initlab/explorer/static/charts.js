@@ -65,42 +65,61 @@ function pathOf(xs, ys, sx, sy) {
 export class CostChart {
   constructor(el) {
     this.el = el;
-    this.W = 800;
     this.H = 280;
-    this.box = { l: 64, r: 800 - 16, t: 30, b: 280 - 46 };
+    this.W = 0;
     this.log = false;
     this.series = [];
+    this.starts = [];
     this.axisKey = "";
     clear(el);
+    this.gFrame = svg("g", {}, el);
     this.gAxes = svg("g", {}, el);
     this.ref = svg("line", { class: "ref", visibility: "hidden" }, el);
-    this.refText = text(el, 0, 0, "", { class: "ref-label", "text-anchor": "end" });
+    this.refText = text(el, 0, 0, "", { class: "ref-label", "text-anchor": "start" });
     this.gData = svg("g", {}, el);
     this.gLegend = svg("g", {}, el);
+  }
+
+  /** Size the drawing to the element's width in CSS pixels (so text stays readable on a phone). */
+  layout(force = false) {
+    const W = Math.round(Math.min(900, Math.max(340, this.el.clientWidth || 800)) / 20) * 20;
+    if (W === this.W && !force) return;
+    this.W = W;
+    const narrow = W < 560;
+    this.H = narrow ? 240 : 280;
+    this.el.setAttribute("viewBox", `0 0 ${W} ${this.H}`);
+    this.box = { l: 58, r: W - 14, t: narrow && this.starts.length > 1 ? 44 : 28, b: this.H - 44 };
     const { l, r, t, b } = this.box;
-    text(el, (l + r) / 2, this.H - 6, "step (gradient updates)", { class: "axis-label", "text-anchor": "middle" });
-    text(el, 0, 0, "cost (cross-entropy)", {
-      class: "axis-label", "text-anchor": "middle", transform: `translate(16 ${(t + b) / 2}) rotate(-90)`,
+    clear(this.gFrame);
+    text(this.gFrame, (l + r) / 2, this.H - 6, "step (gradient updates)", { class: "axis-label", "text-anchor": "middle" });
+    text(this.gFrame, 0, 0, "cost (cross-entropy)", {
+      class: "axis-label", "text-anchor": "middle", transform: `translate(14 ${(t + b) / 2}) rotate(-90)`,
     });
+    clear(this.gLegend);
+    this.starts.forEach((s, i) => {
+      const color = START_COLOR[s.label] ?? "#000";
+      const x = narrow ? l : l + 4 + i * Math.min(330, (r - l) / 2);
+      const y = narrow ? 12 + 16 * i : 12;
+      svg("line", { x1: x, x2: x + 22, y1: y, y2: y, stroke: color, class: "legend-line" }, this.gLegend);
+      const many = s.models.length > 1 ? ` (median and range of ${s.models.length} seeds)` : "";
+      text(this.gLegend, x + 28, y + 4, `${s.label}: ${s.weights}${many}`, { class: "legend" });
+    });
+    this.axisKey = "";
   }
 
   /** A fresh run: one series per start. */
   reset(starts, loss) {
     this.loss = loss;
+    this.starts = starts;
     clear(this.gData);
-    clear(this.gLegend);
-    this.series = starts.map((s, i) => {
+    this.series = starts.map((s) => {
       const color = START_COLOR[s.label] ?? "#000";
       const band = svg("path", { class: "band", fill: color }, this.gData);
       const line = svg("path", { class: "line", stroke: color }, this.gData);
       const dot = svg("circle", { r: 3.5, fill: color, visibility: "hidden" }, this.gData);
-      const x = this.box.l + 4 + i * 330;
-      svg("line", { x1: x, x2: x + 22, y1: 12, y2: 12, stroke: color, class: "legend-line" }, this.gLegend);
-      const many = s.models.length > 1 ? ` (median and range of ${s.models.length} seeds)` : "";
-      text(this.gLegend, x + 28, 16, `${s.label}: ${s.weights}${many}`, { class: "legend" });
       return { models: s.models, steps: [], med: [], lo: [], hi: [], band, line, dot, many: s.models.length > 1 };
     });
-    this.axisKey = "";
+    this.layout(true);
   }
 
   /** Append cost points: steps[i] with values[i][model]; steps not after the last one are skipped. */
@@ -126,6 +145,7 @@ export class CostChart {
   }
 
   draw() {
+    this.layout();
     const { l, r, t, b } = this.box;
     let xmax = 10, ymax = null, ymin = null;
     for (const s of this.series) {
@@ -161,9 +181,9 @@ export class CostChart {
       if (this.loss === "bce" && ln2 > ylo && ln2 < yhi) {
         const y = sy(ln2).toFixed(1);
         Object.entries({ x1: l, x2: r, y1: y, y2: y, visibility: "visible" }).forEach(([k, v]) => this.ref.setAttribute(k, v));
-        this.refText.setAttribute("x", r - 4);
+        this.refText.setAttribute("x", l + 6);
         this.refText.setAttribute("y", y - 4);
-        this.refText.textContent = "ln 2: the cost of always saying 0.5";
+        this.refText.textContent = "ln 2: the cost of always answering 0.5";
       } else {
         this.ref.setAttribute("visibility", "hidden");
         this.refText.textContent = "";
@@ -212,18 +232,23 @@ export class Histograms {
     this.panels = [];
   }
 
+  columns(L) {
+    return Math.max(1, Math.min(L, Math.floor((this.el.clientWidth || 600) / 145)));
+  }
+
   build(L, hidden, output) {
     clear(this.el);
-    const cols = Math.min(L, 4);
-    const pw = 600 / cols, ph = 128;
+    this.args = [L, hidden, output];
+    const cols = this.columns(L);
+    this.cols = cols;
+    const pw = 150, ph = 128;
     const rows = Math.ceil(L / cols);
-    this.el.setAttribute("viewBox", `0 0 600 ${rows * ph}`);
+    this.el.setAttribute("viewBox", `0 0 ${cols * pw} ${rows * ph}`);
     this.panels = [];
     for (let l = 1; l <= L; l++) {
       const x0 = ((l - 1) % cols) * pw, y0 = Math.floor((l - 1) / cols) * ph;
       const g = svg("g", { transform: `translate(${x0} ${y0})` }, this.el);
-      const name = l === L ? `output (${output})` : hidden;
-      text(g, pw / 2, 14, `layer ${l} · ${name}`, { class: "panel-title", "text-anchor": "middle" });
+      text(g, pw / 2, 14, l === L ? `output · ${output}` : `layer ${l} · ${hidden}`, { class: "panel-title", "text-anchor": "middle" });
       const left = 10, right = pw - 10, top = 22, bottom = ph - 26;
       svg("line", { x1: left, x2: right, y1: bottom, y2: bottom, class: "axis" }, g);
       const bw = (right - left) / 20;
@@ -238,6 +263,7 @@ export class Histograms {
   }
 
   update(layers, color) {
+    if (this.args && this.columns(this.args[0]) !== this.cols) this.build(...this.args);
     layers.forEach((layer, i) => {
       const p = this.panels[i];
       if (!p || !layer.hist) return;
@@ -268,6 +294,10 @@ export class Shares {
     clear(el);
     this.L = L;
     this.labels = labels;
+    this.narrow = this.isNarrow();
+    // side by side in 800 x 240, or stacked in 420 x 480 on a narrow screen
+    const dy = this.narrow ? 240 : 0, dx = this.narrow ? -428 : 0;
+    el.setAttribute("viewBox", this.narrow ? "0 0 420 480" : "0 0 800 240");
     const defs = svg("defs", {}, el);
     for (const s of labels) {
       const p = svg("pattern", { id: `hatch-${s}`, patternUnits: "userSpaceOnUse", width: 6, height: 6, patternTransform: "rotate(45)" }, defs);
@@ -275,8 +305,8 @@ export class Shares {
       svg("line", { x1: 1.5, y1: 0, x2: 1.5, y2: 6, stroke: START_COLOR[s], "stroke-width": 3 }, p);
     }
     // left panel: shares
-    this.left = { l: 52, r: 390, t: 26, b: 196 };
-    this.right = { l: 480, r: 784, t: 26, b: 196 };
+    this.left = { l: 52, r: this.narrow ? 404 : 390, t: 26, b: 196 };
+    this.right = { l: 480 + dx, r: 784 + dx + (this.narrow ? 40 : 0), t: 26 + dy, b: 196 + dy };
     const lb = this.left;
     text(el, (lb.l + lb.r) / 2, 14, "saturated (solid) and dead (hatched) units", { class: "panel-title", "text-anchor": "middle" });
     const sy = scale(0, 1, lb.b, lb.t, false);
@@ -300,8 +330,8 @@ export class Shares {
     });
     // right panel: act std (axes drawn per update, the range moves)
     const rb = this.right;
-    text(el, (rb.l + rb.r) / 2, 14, "std of the activations", { class: "panel-title", "text-anchor": "middle" });
-    text(el, (rb.l + rb.r) / 2, 230, "layer", { class: "axis-label", "text-anchor": "middle" });
+    text(el, (rb.l + rb.r) / 2, 14 + dy, "std of the activations", { class: "panel-title", "text-anchor": "middle" });
+    text(el, (rb.l + rb.r) / 2, 230 + dy, "layer", { class: "axis-label", "text-anchor": "middle" });
     this.gRight = svg("g", {}, el);
     this.lines = labels.map((s) => {
       const line = svg("path", { class: "line", stroke: START_COLOR[s] }, el);
@@ -312,7 +342,13 @@ export class Shares {
     this.key = "";
   }
 
+  isNarrow() {
+    const w = this.el.clientWidth;
+    return w > 0 && w < 600;
+  }
+
   update(layersPerStart) {
+    if (this.isNarrow() !== this.narrow) this.build(this.L, this.labels);
     const lb = this.left, rb = this.right;
     const sy = scale(0, 1, lb.b, lb.t, false);
     const stds = [];
