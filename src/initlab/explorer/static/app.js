@@ -27,6 +27,7 @@ const state = {
   edgeMode: "weights",
   latest: null, // the newest frame, drawn at the next animation frame
   drawQueued: false,
+  drawn: 0,
   rows: new Map(), // "A:1" -> the row's cells in #layers
 };
 
@@ -323,6 +324,14 @@ function draw() {
   state.drawQueued = false;
   const f = state.latest, c = state.config;
   if (!f || !c) return;
+  const t0 = performance.now();
+  // read every size first, then write: one layout per drawing
+  views.cost.measure();
+  views.shares.measure();
+  for (const s of c.starts) {
+    views.hist[s.label]?.measure();
+    views.boundary[s.label]?.measure();
+  }
   views.cost.draw();
   c.starts.forEach((s, i) => {
     const layers = f.layers?.[i] ?? [];
@@ -332,6 +341,10 @@ function draw() {
     views.boundary[s.label]?.draw(b?.probs?.[i] ?? null, b?.n ?? 0, b?.box ?? null);
   });
   views.shares.update(f.layers ?? []);
+  // frames drawn (at most one per screen refresh) and the time the last drawing took
+  state.drawn += 1;
+  document.body.dataset.drawn = String(state.drawn);
+  document.body.dataset.drawMs = (performance.now() - t0).toFixed(1);
 }
 
 // --- the layers table and the spread ---------------------------------------------------------------------

@@ -46,10 +46,15 @@ export class Boundary {
     this.last = null;
   }
 
+  /** Read the canvas's width on the page (before any drawing writes, so the browser lays out once). */
+  measure() {
+    this.cssW = this.canvas.clientWidth;
+  }
+
   /** Match the canvas's pixel size to its box on the page; true when it changed. */
   fit() {
     const c = this.canvas;
-    const css = c.clientWidth || 320;
+    const css = this.cssW || c.clientWidth || 320;
     const dpr = window.devicePixelRatio || 1;
     const px = Math.max(160, Math.round(css * dpr));
     if (c.width !== px || c.height !== px) {

@@ -80,9 +80,14 @@ export class CostChart {
     this.gLegend = svg("g", {}, el);
   }
 
+  /** Read the element's width (before any drawing writes, so the browser lays out once). */
+  measure() {
+    this.cssW = this.el.clientWidth;
+  }
+
   /** Size the drawing to the element's width in CSS pixels (so text stays readable on a phone). */
   layout(force = false) {
-    const W = Math.round(Math.min(900, Math.max(340, this.el.clientWidth || 800)) / 20) * 20;
+    const W = Math.round(Math.min(900, Math.max(340, this.cssW || 800)) / 20) * 20;
     if (W === this.W && !force) return;
     this.W = W;
     const narrow = W < 560;
@@ -232,8 +237,12 @@ export class Histograms {
     this.panels = [];
   }
 
+  measure() {
+    this.cssW = this.el.clientWidth;
+  }
+
   columns(L) {
-    return Math.max(1, Math.min(L, Math.floor((this.el.clientWidth || 600) / 145)));
+    return Math.max(1, Math.min(L, Math.floor((this.cssW || 600) / 145)));
   }
 
   build(L, hidden, output) {
@@ -342,8 +351,12 @@ export class Shares {
     this.key = "";
   }
 
+  measure() {
+    this.cssW = this.el.clientWidth;
+  }
+
   isNarrow() {
-    const w = this.el.clientWidth;
+    const w = this.cssW ?? this.el.clientWidth;
     return w > 0 && w < 600;
   }
 

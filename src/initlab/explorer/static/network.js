@@ -8,11 +8,30 @@ const SHOWN = 16;
 // fills for clone groups; the outline is the same colour, darker
 const GROUP_FILL = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#F0E442", "#D55E00", "#0072B2"];
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
+const LEVELS = 10; // edge magnitudes are drawn in this many steps (a class change per edge only when it moves a step)
+
+// one CSS class per sign and magnitude step: e-p3 (positive, step 3), e-n7, e-z (zero), e-x (not finite)
+function edgeStyles() {
+  if (document.getElementById("edge-styles")) return;
+  const rules = [".edges .e-z { stroke: #bbb; stroke-width: 0.4; stroke-opacity: 0.35; }",
+    ".edges .e-x { stroke: #999; stroke-width: 0.4; stroke-opacity: 0.35; stroke-dasharray: 2 2; }"];
+  for (let k = 1; k <= LEVELS; k++) {
+    const r = k / LEVELS;
+    const w = (0.4 + 3.6 * r).toFixed(2), o = (0.2 + 0.8 * r).toFixed(2);
+    rules.push(`.edges .e-p${k} { stroke: ${POSITIVE}; stroke-width: ${w}; stroke-opacity: ${o}; }`);
+    rules.push(`.edges .e-n${k} { stroke: ${NEGATIVE}; stroke-width: ${w}; stroke-opacity: ${o}; }`);
+  }
+  const style = document.createElement("style");
+  style.id = "edge-styles";
+  style.textContent = rules.join("\n");
+  document.head.appendChild(style);
+}
 
 export class Network {
   constructor(el) {
     this.el = el;
     this.layers = [];
+    edgeStyles();
   }
 
   /** Make the elements for a net with units layerDims = [n0, ..., nL]. */
@@ -39,7 +58,8 @@ export class Network {
         for (let i = 0; i < shown[l]; i++) {
           const row = [];
           for (let j = 0; j < shown[l - 1]; j++) {
-            row.push(svg("line", { x1: xOf(l - 1), y1: yOf(l - 1, j), x2: x, y2: yOf(l, i), "stroke-width": 0.5, stroke: "#bbb" }, gEdges));
+            const line = svg("line", { x1: xOf(l - 1), y1: yOf(l - 1, j), x2: x, y2: yOf(l, i), class: "e-z" }, gEdges);
+            row.push({ line, cls: "e-z" });
           }
           edges.push(row);
         }
@@ -82,13 +102,17 @@ export class Network {
       if (!target) continue;
       const M = layer[key] ?? [];
       target.edges.forEach((row, i) => {
-        row.forEach((line, j) => {
-          const v = M[i]?.[j];
-          const ok = typeof v === "number" && Number.isFinite(v);
-          const r = ok && max > 0 ? Math.sqrt(Math.abs(v) / max) : 0;
-          line.setAttribute("stroke", !ok ? "#999" : v > 0 ? POSITIVE : v < 0 ? NEGATIVE : "#bbb");
-          line.setAttribute("stroke-width", (0.4 + 3.6 * r).toFixed(2));
-          line.setAttribute("stroke-opacity", (0.2 + 0.8 * r).toFixed(2));
+        const values = M[i] ?? [];
+        row.forEach((edge, j) => {
+          const v = values[j];
+          let cls;
+          if (typeof v !== "number" || !Number.isFinite(v)) cls = "e-x";
+          else if (v === 0 || max === 0) cls = "e-z";
+          else cls = `e-${v > 0 ? "p" : "n"}${Math.max(1, Math.ceil(LEVELS * Math.sqrt(Math.abs(v) / max)))}`;
+          if (cls !== edge.cls) {
+            edge.cls = cls;
+            edge.line.setAttribute("class", cls);
+          }
         });
       });
       this.markGroups(target, layer);
