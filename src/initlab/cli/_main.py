@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from .._validation import InitlabError
 from .._version import __version__
-from . import _doctor_cmd, _experiment_cmds, _init_cmds
+from . import _doctor_cmd, _experiment_cmds, _explore_cmd, _init_cmds
 from ._checks import UsageError, int64
 
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MEMORY", "EXIT_USAGE", "main", "main_entry"]
@@ -53,6 +53,7 @@ COMMANDS: dict[str, Handler] = {
     "tour": _experiment_cmds.tour,
     "report": _experiment_cmds.report,
     "doctor": _doctor_cmd.doctor,
+    "explore": _explore_cmd.explore,
 }
 
 #: what an interrupted command leaves behind, said on its one line
@@ -62,6 +63,7 @@ _LEFT_BEHIND = {
     "init": "nothing was saved",
     "report": "the report was not written",
     "doctor": "nothing was written",
+    "explore": "nothing to save",
 }
 
 
@@ -139,6 +141,7 @@ def _build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write DIR/report.html from the results saved in DIR")
     rp.add_argument("folder", metavar="DIR")
     _doctor_cmd.add_parser(sub)
+    _explore_cmd.add_parser(sub)
     return parser
 
 
