@@ -21,10 +21,11 @@ import httpx
 import pytest
 
 from initlab.cli import main
-from initlab.experiments import REGIMES, settings
+from initlab.experiments import EXPERIMENTS, REGIMES, settings
 from initlab.explorer import DEFAULT_HOST, DEFAULT_PORT, SPEEDS, STATIC, Session, make_app
 
-pytest.importorskip("initlab.experiments.train")
+if "train" not in EXPERIMENTS:  # until the train experiment is registered
+    pytest.skip("the train experiment is not registered yet", allow_module_level=True)
 
 with warnings.catch_warnings():  # starlette 1.x asks for httpx2 in its test client; httpx still works
     warnings.simplefilter("ignore")
