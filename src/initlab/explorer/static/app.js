@@ -274,6 +274,8 @@ function onConfig(c) {
     views.boundary[s.label]?.setData(c.dataset);
   }
   views.shares.build(L, labels);
+  // deep nets are drawn one above the other, at a readable size
+  $("#network-A").closest(".ab").classList.toggle("stack", L > 4);
   buildTable(c);
   buildSpread(c);
   state.latest = null;
@@ -349,7 +351,7 @@ function draw() {
 
 // --- the layers table and the spread ---------------------------------------------------------------------
 
-const COLUMNS = ["start", "layer", "units", "distinct", "act-std", "saturated", "dead", "plan-formula", "plan-fans", "plan-std", "realized-std", "w-std"];
+const COLUMNS = ["layer", "units", "distinct", "act-std", "saturated", "dead", "plan-formula", "plan-fans", "plan-std", "realized-std", "w-std"];
 
 function buildTable(c) {
   const body = $("#layers tbody");
@@ -363,14 +365,13 @@ function buildTable(c) {
       tr.dataset.layer = String(l);
       const cells = {};
       for (const col of COLUMNS) {
-        const td = document.createElement(col === "start" || col === "layer" ? "th" : "td");
+        const td = document.createElement(col === "layer" ? "th" : "td");
         if (td.tagName === "TH") td.scope = "row";
         td.className = col;
         cells[col] = td;
         tr.appendChild(td);
       }
-      cells.start.innerHTML = `<span class="swatch swatch-${s.label}" aria-hidden="true"></span>${s.label}`;
-      cells.layer.textContent = l === L ? `${l} (output)` : String(l);
+      cells.layer.innerHTML = `<span class="swatch swatch-${s.label}" aria-hidden="true"></span>${s.label} · ${l}${l === L ? " (out)" : ""}`;
       cells.units.textContent = String(c.layer_dims[l]);
       const plan = c.plans?.[si]?.[l - 1];
       if (plan) {

@@ -93,7 +93,7 @@ export class CostChart {
     const narrow = W < 560;
     this.H = narrow ? 240 : 280;
     this.el.setAttribute("viewBox", `0 0 ${W} ${this.H}`);
-    this.box = { l: 58, r: W - 14, t: narrow && this.starts.length > 1 ? 44 : 28, b: this.H - 44 };
+    this.box = { l: 58, r: W - 14, t: 12 + 16 * Math.max(1, this.starts.length), b: this.H - 44 };
     const { l, r, t, b } = this.box;
     clear(this.gFrame);
     text(this.gFrame, (l + r) / 2, this.H - 6, "step (gradient updates)", { class: "axis-label", "text-anchor": "middle" });
@@ -103,8 +103,7 @@ export class CostChart {
     clear(this.gLegend);
     this.starts.forEach((s, i) => {
       const color = START_COLOR[s.label] ?? "#000";
-      const x = narrow ? l : l + 4 + i * Math.min(330, (r - l) / 2);
-      const y = narrow ? 12 + 16 * i : 12;
+      const x = l + 4, y = 10 + 16 * i;
       svg("line", { x1: x, x2: x + 22, y1: y, y2: y, stroke: color, class: "legend-line" }, this.gLegend);
       const many = s.models.length > 1 ? ` (median and range of ${s.models.length} seeds)` : "";
       text(this.gLegend, x + 28, y + 4, `${s.label}: ${s.weights}${many}`, { class: "legend" });
@@ -230,6 +229,15 @@ function thin(s) {
   }
 }
 
+/** Labels for the ends of a range, with enough digits to tell them apart. */
+function rangeLabels(lo, hi) {
+  for (let p = 3; p <= 8; p++) {
+    const a = tickLabel(Number(lo.toPrecision(p))), b = tickLabel(Number(hi.toPrecision(p)));
+    if (a !== b || p === 8) return [a, b];
+  }
+  return [String(lo), String(hi)];
+}
+
 /** One small histogram of the activations per layer. */
 export class Histograms {
   constructor(el) {
@@ -286,8 +294,9 @@ export class Histograms {
         bar.setAttribute("height", h.toFixed(1));
         bar.setAttribute("fill", color);
       });
-      p.lo.textContent = edges.length ? tickLabel(Number(edges[0].toPrecision(3))) : "";
-      p.hi.textContent = edges.length ? tickLabel(Number(edges[edges.length - 1].toPrecision(3))) : "";
+      const [lo, hi] = edges.length ? rangeLabels(edges[0], edges[edges.length - 1]) : ["", ""];
+      p.lo.textContent = lo;
+      p.hi.textContent = hi;
     });
   }
 }

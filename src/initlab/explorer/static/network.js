@@ -43,11 +43,12 @@ export class Network {
     const most = Math.max(...shown);
     const gap = most > 8 ? 24 : 34;
     const W = Math.max(420, 110 * L + 80);
-    const top = 16, bottom = 50;
+    const top = 30, bottom = 50;
     const H = top + most * gap + bottom;
     el.setAttribute("viewBox", `0 0 ${W} ${H}`);
     const xOf = (l) => 40 + ((W - 80) * l) / L;
     const yOf = (l, i) => top + gap / 2 + (most - shown[l]) * gap / 2 + i * gap;
+    this.scaleText = text(el, 4, 14, "", { class: "caption-sub", "text-anchor": "start" });
     const gEdges = svg("g", { class: "edges" }, el);
     const gUnits = svg("g", { class: "units" }, el);
     this.layers = [];
@@ -97,6 +98,10 @@ export class Network {
     for (const layer of layers) {
       for (const row of layer[key] ?? []) for (const v of row) if (v !== null && Math.abs(v) > max) max = Math.abs(v);
     }
+    const what = mode === "gradients" ? "gradient" : "weight";
+    this.scaleText.textContent = max > 0
+      ? `edge width grows with |${what}|; the widest is ${max.toPrecision(3)}`
+      : `every ${what} drawn is 0`;
     for (const layer of layers) {
       const target = this.layers[layer.layer];
       if (!target) continue;

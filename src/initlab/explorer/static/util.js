@@ -50,8 +50,8 @@ export function ticks(lo, hi, count = 5) {
 export function tickLabel(v) {
   if (v === 0) return "0";
   const a = Math.abs(v);
-  if (a >= 1e4 || a < 1e-3) return v.toExponential(0).replace("e+", "e");
-  return String(Number(v.toPrecision(3)));
+  if (a >= 1e4 || a < 1e-3) return Number(v.toPrecision(6)).toExponential().replace("e+", "e");
+  return String(Number(v.toPrecision(6)));
 }
 
 /** The median of finite numbers (null when there are none). */
