@@ -267,7 +267,10 @@ function onConfig(c) {
   const L = c.layer_dims.length - 1;
   const hidden = c.settings.activation ?? "hidden";
   const output = c.loss === "bce" ? "sigmoid" : "softmax";
-  views.cost.reset(c.starts, c.loss);
+  views.cost.reset(c.starts, c.dataset?.classes ?? (c.loss === "bce" ? 2 : 0));
+  const flat = !c.dataset?.points;
+  $("#boundary-title").closest("section").classList.toggle("no-2d", flat);
+  $("#no-2d").textContent = flat ? `The ${c.dataset?.name ?? ""} data has ${c.dataset?.n_x ?? "many"} inputs, so there is no plane to draw its decision boundary on; the cost, the network and the layers below still show the run.` : "";
   for (const s of c.starts) {
     views.net[s.label]?.build(c.layer_dims);
     views.hist[s.label]?.build(L, hidden, output);

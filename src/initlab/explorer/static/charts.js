@@ -111,9 +111,9 @@ export class CostChart {
     this.axisKey = "";
   }
 
-  /** A fresh run: one series per start. */
-  reset(starts, loss) {
-    this.loss = loss;
+  /** A fresh run: one series per start; classes places the line of the chance cost. */
+  reset(starts, classes) {
+    this.classes = classes;
     this.starts = starts;
     clear(this.gData);
     this.series = starts.map((s) => {
@@ -181,13 +181,14 @@ export class CostChart {
     if (key !== this.axisKey) {
       this.axisKey = key;
       drawAxes(this.gAxes, this.box, xTicks, sx, yTicks, sy, yLabel);
-      const ln2 = Math.LN2;
-      if (this.loss === "bce" && ln2 > ylo && ln2 < yhi) {
-        const y = sy(ln2).toFixed(1);
+      // the cost of a guess that ignores the input: ln 2 for two classes, ln k for k
+      const k = this.classes, chance = Math.log(k);
+      if (k >= 2 && chance > ylo && chance < yhi) {
+        const y = sy(chance).toFixed(1);
         Object.entries({ x1: l, x2: r, y1: y, y2: y, visibility: "visible" }).forEach(([k, v]) => this.ref.setAttribute(k, v));
         this.refText.setAttribute("x", l + 6);
         this.refText.setAttribute("y", y - 4);
-        this.refText.textContent = "ln 2: the cost of always answering 0.5";
+        this.refText.textContent = k === 2 ? "ln 2: the cost of always answering 0.5" : `ln ${k}: the cost of answering 1/${k} for every class`;
       } else {
         this.ref.setAttribute("visibility", "hidden");
         this.refText.textContent = "";

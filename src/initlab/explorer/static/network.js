@@ -36,19 +36,21 @@ export class Network {
 
   /** Make the elements for a net with units layerDims = [n0, ..., nL]. */
   build(layerDims, inputNames = null) {
+    const cut = layerDims.some((n) => n > SHOWN);
     const el = this.el;
     clear(el);
     const L = layerDims.length - 1;
     const shown = layerDims.map((n) => Math.min(n, SHOWN));
     const most = Math.max(...shown);
     const gap = most > 8 ? 24 : 34;
-    const W = Math.max(420, 110 * L + 80);
-    const top = 30, bottom = 50;
+    const W = Math.max(480, 110 * L + 120);
+    const top = cut ? 42 : 28, bottom = 50;
     const H = top + most * gap + bottom;
     el.setAttribute("viewBox", `0 0 ${W} ${H}`);
-    const xOf = (l) => 40 + ((W - 80) * l) / L;
+    const xOf = (l) => 60 + ((W - 120) * l) / L;
     const yOf = (l, i) => top + gap / 2 + (most - shown[l]) * gap / 2 + i * gap;
     this.scaleText = text(el, 4, 14, "", { class: "caption-sub", "text-anchor": "start" });
+    if (cut) text(el, 4, 29, `only the first ${SHOWN} units of a layer are drawn`, { class: "caption-sub", "text-anchor": "start" });
     const gEdges = svg("g", { class: "edges" }, el);
     const gUnits = svg("g", { class: "units" }, el);
     this.layers = [];
@@ -85,8 +87,7 @@ export class Network {
         caption = "";
       }
       const cap = text(el, x, H - 28, caption, { class: "caption-text", "text-anchor": "middle" });
-      const cap2 = text(el, x, H - 14, l === 0 ? "" : l === L ? "output" : `layer ${l}`, { class: "caption-sub", "text-anchor": "middle" });
-      if (layerDims[l] > SHOWN) cap2.textContent += ` (first ${SHOWN} drawn)`;
+      text(el, x, H - 14, l === 0 ? "" : l === L ? "output" : `layer ${l}`, { class: "caption-sub", "text-anchor": "middle" });
       this.layers.push({ edges, units, cap, n: layerDims[l] });
     }
   }
@@ -100,7 +101,7 @@ export class Network {
     }
     const what = mode === "gradients" ? "gradient" : "weight";
     this.scaleText.textContent = max > 0
-      ? `edge width grows with |${what}|; the widest is ${max.toPrecision(3)}`
+      ? `edge width grows with |${what}|; widest ${max.toPrecision(3)}`
       : `every ${what} drawn is 0`;
     for (const layer of layers) {
       const target = this.layers[layer.layer];
