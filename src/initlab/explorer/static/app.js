@@ -42,6 +42,7 @@ const views = {
 // --- status and errors -----------------------------------------------------------------------------------
 
 function setStatus(s) {
+  if ($("#status").textContent === s) return;
   $("#status").textContent = s;
   document.body.dataset.status = s;
 }
@@ -242,6 +243,7 @@ function onServerError(m) {
 
 function onConfig(c) {
   state.config = c;
+  for (const id of ["play", "step-once", "reset", "apply"]) $(`#${id}`).disabled = false;
   state.expect = null;
   hideError();
   setControls(c.settings);
