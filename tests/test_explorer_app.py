@@ -7,6 +7,7 @@ as a real process that prints its address, serves the page and stops on a signal
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from initlab.cli import main
 from initlab.experiments import EXPERIMENTS, REGIMES, settings
@@ -315,6 +317,14 @@ def test_a_real_server_prints_its_address_serves_and_stops_on_a_signal(sig: sign
         page = httpx.get(url, timeout=30)
         assert page.status_code == 200 and page.text == (STATIC / "index.html").read_text(encoding="utf-8")
         assert httpx.get(url + "?width=0", timeout=30).status_code == 400
+        for _ in range(5):  # pages that leave while frames are on their way: no error in the server's log
+            with connect(url.replace("http://", "ws://") + "ws?seeds=2", max_size=None) as ws:
+                assert json.loads(ws.recv())["type"] == "config"
+                ws.send('{"type": "play"}')
+                while json.loads(ws.recv())["step"] < 20:
+                    pass
+                ws.send('{"type": "pause"}')
+        _until(lambda: httpx.get(url + "api/sessions", timeout=30).json() == {"sessions": []})
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -133,6 +133,7 @@ def _parse(raw: str | None) -> dict[str, Any]:
 def make_app() -> Any:
     """A fresh Starlette application with its own session registry."""
     import anyio
+    from starlette import websockets
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import Request
@@ -146,6 +147,8 @@ def make_app() -> Any:
     from ..experiments import REGIMES, settings
 
     sessions: dict[str, _Live] = {}
+    # a send after the page left raises one of these (starlette before 1.0 raised a plain RuntimeError)
+    gone = (WebSocketDisconnect, getattr(websockets, "WebSocketDisconnected", RuntimeError))
 
     async def page(request: Request) -> Response:
         try:
@@ -246,13 +249,15 @@ def make_app() -> Any:
                 await handle(_parse(raw))
             except (_Refused, InitlabError) as e:
                 await websocket.send_text(_dumps({"type": "error", "message": str(e)}))
+            except gone:
+                raise
             except Exception as e:  # a bug must not end the session: say it, keep the run
                 line = (str(e).strip().splitlines() or [""])[0][:200]
                 await websocket.send_text(_dumps({"type": "error", "message":
                                                   f"internal error ({type(e).__name__}: {line})"}))  # fmt: skip
 
         async def drive() -> None:
-            with contextlib.suppress(WebSocketDisconnect):  # the page left while a message was on its way
+            with contextlib.suppress(*gone):  # the page left while a message was on its way: the receiver ends it
                 await play()
 
         async def play() -> None:
