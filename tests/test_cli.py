@@ -141,8 +141,8 @@ SMALL_SYMMETRY = ["--set", "widths=2,4", "--set", "steps=200", "--set", "record_
 def test_list_names_every_experiment() -> None:
     code, out, _ = run("list")
     assert code == 0
-    names = [line.split()[0] for line in out.splitlines()[:5]]
-    assert names == ["symmetry", "bias-vs-weights", "scale", "depth", "course"]
+    names = [line.split()[0] for line in out.splitlines()[:6]]
+    assert names == ["symmetry", "bias-vs-weights", "scale", "depth", "course", "train"]
     assert "initlab run scale --preset regimes" in out and "too large = randn(scale=100)" in out
 
 
@@ -239,7 +239,7 @@ def test_tour_skips_what_it_finished_with_the_same_settings_and_reruns_the_rest(
 
     import initlab.cli._experiment_cmds as cmds
     import initlab.results._figures as figures
-    from initlab.experiments import EXPERIMENTS, make_config
+    from initlab.experiments import EXPERIMENTS, LECTURE, make_config
 
     small = {
         "symmetry": {"widths": "2", "steps": "40", "seeds": "1", "record_every": "10"},
@@ -249,7 +249,7 @@ def test_tour_skips_what_it_finished_with_the_same_settings_and_reruns_the_rest(
                   "train_width": "8", "steps": "20"},
         "course": {"steps": "40", "seeds": "3", "grid": "10"},
     }  # fmt: skip
-    monkeypatch.setattr(cmds, "tour_configs", lambda: {n: make_config(n, small[n]) for n in EXPERIMENTS})
+    monkeypatch.setattr(cmds, "tour_configs", lambda: {n: make_config(n, small[n]) for n in LECTURE})
 
     def tiny(result):  # one small figure each: the lecture's figures take seconds
         fig, ax = plt.subplots(figsize=(1, 1))
@@ -262,7 +262,7 @@ def test_tour_skips_what_it_finished_with_the_same_settings_and_reruns_the_rest(
         monkeypatch.setattr(module, "run", lambda config, run=module.run, name=name: ran.append(name) or run(config))
     out = tmp_path / "tour"
     code, text, err = run("tour", "--out", str(out), "--json")
-    assert code == 0 and ran == list(EXPERIMENTS) and "skipped" not in err
+    assert code == 0 and ran == list(LECTURE) and "skipped" not in err  # the lecture only: no train
     doc = json.loads(text)
     assert [s["skipped"] for s in doc["experiments"].values()] == [False] * 5 and Path(doc["report"]).is_file()
 

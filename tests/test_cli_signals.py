@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent(
     import initlab.cli._experiment_cmds as cmds
     import initlab.results._figures as figures
     from initlab.cli import main_entry
-    from initlab.experiments import EXPERIMENTS, make_config
+    from initlab.experiments import EXPERIMENTS, LECTURE, make_config
 
     SMALL = {
         "symmetry": {"widths": "2", "steps": "40", "seeds": "1", "record_every": "10"},
@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent(
                   "train_width": "8", "steps": "20"},
         "course": {"steps": "40", "seeds": "3", "grid": "10"},
     }
-    cmds.tour_configs = lambda: {name: make_config(name, SMALL[name]) for name in EXPERIMENTS}
+    cmds.tour_configs = lambda: {name: make_config(name, SMALL[name]) for name in LECTURE}
     stall = os.environ.get("STALL", "")
 
     def stalled(where):

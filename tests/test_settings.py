@@ -18,8 +18,9 @@ def test_every_setting_is_declared_with_type_default_and_help(name) -> None:
     for s in declared:
         assert s.help and s.type in ("int", "float", "str", "tuple[int, ...]", "tuple[float, ...]", "tuple[str, ...]")
         assert getattr(config, s.name) == s.default
-        if s.item == "str":
-            assert s.choices, s.name  # every string setting lists what it accepts
+        if s.item == "str" and not s.choices:  # a free text (an initializer spec): the Config checks it
+            with pytest.raises(InitlabValueError, match=f"The '{s.name}' setting of {name} must be"):
+                make_config(name, {s.name: "no_such_scheme(1"})
     assert command(config) == f"initlab run {name}"  # defaults need no --set
 
 
@@ -34,7 +35,9 @@ def _round_trip(cmd: str) -> dict[str, str]:
      ("scale", {"scales": "0, 1e-4, 0.01, 100", "small": "0.01", "large": "100", "activations": "sigmoid"}),
      ("depth", {"schemes": "0.01 * randn,he", "width": "64", "lr": "0.05"}),
      ("bias-vs-weights", {"std": "sqrt(2)", "target_loss": "0.3"}),
-     ("course", {"seeds": "3", "inits": "he,zeros"})],
+     ("course", {"seeds": "3", "inits": "he,zeros"}),
+     ("train", {"weights": "too large", "compare": "normal(std=0.5)", "compare_biases": "constant(value=0.1)",
+                "dataset": "digits", "lr": "0.05", "seeds": "4", "activation": "tanh"})],
 )  # fmt: skip
 def test_the_command_reproduces_the_config(name, texts) -> None:
     config = make_config(name, texts)

@@ -152,18 +152,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 
 def tour_configs() -> dict[str, Any]:
     """The tour's experiments, in the lecture's order, each with its default settings."""
-    from ..experiments import EXPERIMENTS, make_config
+    from ..experiments import LECTURE, make_config
 
-    return {name: make_config(name) for name in EXPERIMENTS}
+    return {name: make_config(name) for name in LECTURE}
 
 
 def tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     """Every experiment on its defaults, saved under --out; experiments finished there with the same
     settings are skipped, so a tour that was stopped resumes.  Then the report."""
     from .. import results
-    from ..experiments import EXPERIMENTS
+    from ..experiments import EXPERIMENTS, LECTURE
 
-    for name in EXPERIMENTS:  # every run folder the tour may replace, before any work
+    for name in LECTURE:  # every run folder the tour may replace, before any work
         results.check_target(args.out, name, arg="--out", where="initlab tour")
     folder = Path(args.out)
     configs = tour_configs()

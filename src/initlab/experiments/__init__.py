@@ -18,21 +18,25 @@ from typing import Any
 
 from .._validation import InitlabTypeError, InitlabValueError, check_choice
 from ..results import Result
-from . import bias_vs_weights, course, depth, scale, symmetry
+from . import bias_vs_weights, course, depth, scale, symmetry, train
 from ._settings import Setting, declared, from_text
 from ._settings import command as _command
 
-__all__ = ["EXPERIMENTS", "PRESETS", "REGIMES", "Result", "Setting", "bias_vs_weights", "command", "course", "depth",
-           "make_config", "peak_bytes", "scale", "settings", "symmetry"]  # fmt: skip
+__all__ = ["EXPERIMENTS", "LECTURE", "PRESETS", "REGIMES", "Result", "Setting", "bias_vs_weights", "command", "course",
+           "depth", "from_text", "make_config", "peak_bytes", "scale", "settings", "symmetry", "train"]  # fmt: skip
 
-#: name -> module with ``Config`` and ``run``, in the lecture's order
+#: name -> module with ``Config`` and ``run``: the lecture's experiments in its order, then ``train`` (any dataset,
+#: net and start; the explorer's runs)
 EXPERIMENTS: dict[str, ModuleType] = {
     "symmetry": symmetry,
     "bias-vs-weights": bias_vs_weights,
     "scale": scale,
     "depth": depth,
     "course": course,
+    "train": train,
 }
+#: The experiments that each answer a claim of the lecture, in its order: what ``initlab tour`` runs
+LECTURE = ("symmetry", "bias-vs-weights", "scale", "depth", "course")
 
 #: The learner's four regimes of the lecture, as weight specs for its one-hidden-layer tanh/sigmoid net:
 #: zeros never break the symmetry, too small learns slowly but safely, too large saturates.

@@ -15,8 +15,10 @@ then start B's with the same seeds, so model ``k`` of a start is
 from __future__ import annotations
 
 import functools
+import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -24,19 +26,28 @@ from .. import data as _data
 from .._validation import InitlabError, InitlabValueError, shown
 from ..engine import (
     ACTIVATIONS,
+    METRICS,
     MLP,
     OPTIMIZERS,
     Optimizer,
     Params,
+    StepInfo,
     SymmetryWarning,
+    accuracy,
+    forward,
     get_optimizer,
     init_ensemble,
     init_params,
+    layer_stats,
+    loss_and_grads,
+    train,
 )
-from ._settings import MAX_STEPS, Settings, setting
+from ..results import Result
+from ._common import ROW_BYTES, Divergence, distinct, diverged_sentence, mean_sd
+from ._settings import MAX_STEPS, Settings, command, setting
 
-__all__ = ["DATASETS", "QUESTION", "Built", "Config", "Start", "build", "make_optimizer", "python_call",
-           "weights_spec"]  # fmt: skip
+__all__ = ["DATASETS", "QUESTION", "Built", "Config", "Start", "build", "make_optimizer", "peak_bytes",
+           "python_call", "run", "weights_spec"]  # fmt: skip
 
 QUESTION = "How does this start train this net on this dataset: its cost, its accuracy, its clones and its layers?"
 #: the datasets of initlab.data that the explorer offers (the 2-D ones, and the 8x8 digits with 10 classes)
@@ -236,3 +247,164 @@ def python_call(cfg: Config) -> str:
         f"lr={cfg.lr!r}, backend='numpy')",
         "cost, _ = loss_and_grads(net, params, d.X_train, d.Y_train)  # one cost per model, after the last step",
     ])  # fmt: skip
+
+
+# --- run: train, record, check ---------------------------------------------------------------------------------
+
+
+def _record_steps(cfg: Config) -> list[int]:
+    """The steps with a record: every ``record_every`` from 0, the last step's start, and the end (``steps``)."""
+    return [t for t in range(cfg.steps) if t % cfg.record_every == 0 or t == cfg.steps - 1] + [cfg.steps]
+
+
+def peak_bytes(cfg: Config) -> int:
+    """An estimate of the run's peak memory: the ensemble's training arrays, its history, and the tidy rows."""
+    d = _dataset(cfg.dataset)
+    m = d.X_train.shape[1] + (0 if d.X_test is None else d.X_test.shape[1])
+    M = cfg.seeds * (2 if cfg.compare else 1)
+    L = cfg.depth + 1
+    units = cfg.depth * cfg.width + d.n_y
+    weights = d.n_x * cfg.width + (cfg.depth - 1) * cfg.width**2 + cfg.width * d.n_y + units
+    training = M * 8 * (5 * units * m + 6 * weights)  # Z, A, dZ, dA and a temporary per layer; params, grads, state
+    R = len(_record_steps(cfg))
+    history = M * 8 * (cfg.steps + R * L * (len(METRICS) + 1))
+    rows = M * (R * (1 + L * (len(METRICS) + 1)) + 6) * ROW_BYTES
+    return int(training + history + rows + 8 * d.X_train.size)
+
+
+def _distinct_per_layer(params: Params, caches: list[Any], n_layers: int) -> np.ndarray:
+    """Distinct units of every layer, per model: ``(M, L)`` floats, NaN where a model is not finite."""
+    return np.stack([distinct(params[f"W{l}"], params[f"b{l}"], caches[l - 1][2]) for l in range(1, n_layers + 1)],
+                    axis=-1)  # fmt: skip
+
+
+def _range(values: np.ndarray) -> str:
+    """Integers over models as ``8`` or ``7-8`` (``n/a`` when none is finite)."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return "n/a"
+    low, high = int(v.min()), int(v.max())
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def run(config: Config | None = None) -> Result:
+    """Train every start's models in lockstep (numpy, the reference path) and record what the explorer shows.
+
+    Rows (one per model x step x layer x metric; ``start``, ``init``, ``biases`` and ``seed`` name the model):
+    ``loss`` (layer 0) at every record step, the cost after ``t`` updates, and at step ``steps`` the cost after
+    the last one; the engine's METRICS and ``distinct_units`` per layer at the same steps; at the end
+    ``train_accuracy``, ``test_accuracy`` (NaN for a diverged model), ``diverged_at`` and ``last_finite_loss``.
+    The loss of every step is in ``arrays["loss"]`` ``(steps, M)``, the final costs in ``arrays["cost"]``.
+    """
+    cfg = config or Config()
+    b = build(cfg)
+    net, params, n_layers = b.net, b.params, b.net.n_layers
+    n_models = len(b.seeds)
+    zero = ~np.any([v.reshape(n_models, -1).any(axis=1) for v in params.values()], axis=0)  # (M,) all zero at start
+    counts: list[np.ndarray] = []
+
+    def record(info: StepInfo) -> None:
+        counts.append(_distinct_per_layer(info.params, info.caches, n_layers))
+
+    history = train(net, params, b.X, b.Y, steps=cfg.steps, optimizer=make_optimizer(cfg),
+                    record_every=cfg.record_every, callback=record, backend="numpy")  # fmt: skip
+    with np.errstate(all="ignore"):  # a diverged model's numbers are data
+        cost, grads = loss_and_grads(net, params, b.X, b.Y)
+        cost = np.asarray(cost, dtype=np.float64)
+        _, caches = forward(net, params, b.X)
+        final = layer_stats(net, params, caches, grads)
+        counts.append(_distinct_per_layer(params, caches, n_layers))
+        acc = np.asarray(accuracy(net, params, b.X, b.Y), dtype=np.float64)
+        d = b.data
+        test = (np.full(cost.shape, np.nan) if d.X_test is None or d.Y_test is None
+                else np.asarray(accuracy(net, params, d.X_test, d.Y_test), dtype=np.float64))  # fmt: skip
+    div = _divergence(history.loss, history.diverged_at, cost, cfg.steps)
+    acc[div.diverged], test[div.diverged] = np.nan, np.nan  # a diverged model's predictions mean nothing
+    steps = _record_steps(cfg)
+    losses = np.concatenate([history.loss[steps[:-1]], cost[None]])  # (R, M)
+    stats = {m: np.concatenate([history.stats[m], np.asarray(final[m])[None]]) for m in METRICS}  # (R, M, L)
+    units = np.stack(counts)  # (R, M, L)
+
+    rows: list[dict[str, Any]] = []
+    for start in b.starts:
+        for k in start.models:
+            base = {"model": k, "start": start.label, "init": start.weights, "biases": start.biases,
+                    "seed": b.seeds[k]}  # fmt: skip
+            for r, t in enumerate(steps):
+                rows.append({**base, "step": t, "layer": 0, "metric": "loss", "value": float(losses[r, k])})
+                for l in range(n_layers):
+                    for metric, values in stats.items():
+                        rows.append({**base, "step": t, "layer": l + 1, "metric": metric,
+                                     "value": float(values[r, k, l])})  # fmt: skip
+                    rows.append({**base, "step": t, "layer": l + 1, "metric": "distinct_units",
+                                 "value": float(units[r, k, l])})  # fmt: skip
+            for metric, value in (("train_accuracy", acc[k]), ("test_accuracy", test[k])):
+                rows.append({**base, "step": cfg.steps, "layer": 0, "metric": metric, "value": float(value)})
+            rows += div.rows(k, base, cfg.steps)
+
+    claims, sentences, table = {}, [], []
+    for start in b.starts:
+        sel = list(start.models)
+        ok = np.isin(np.arange(n_models), sel) & ~div.diverged
+        hidden = units[:, ok, : n_layers - 1]  # (R, models, hidden layers)
+        name = f"start {start.label} ({start.weights}"
+        name += ")" if start.biases == "zeros" else f", biases {start.biases})"
+        if cfg.width > 1 and hidden.size and (hidden[0] == 1).all():
+            claims[f"{name}: hidden units that start as clones stay clones (one distinct unit per hidden layer "
+                   "at every record)"] = bool((hidden == 1).all())  # fmt: skip
+        if ok.any() and zero[sel].all() and net.loss.name == BINARY_LOSS and float(b.Y.mean()) == 0.5:
+            off = np.abs(np.concatenate([history.loss[:, ok], cost[None, ok]]) - math.log(2))
+            claims[f"{name}: the cost stays at ln 2 = 0.6931 on balanced labels (nothing is learnt)"] = bool(
+                np.nanmax(off) < 1e-9
+            )
+        table.append({
+            "start": start.label, "weights": start.weights, "biases": start.biases, "models": len(sel),
+            "diverged": int(div.diverged[sel].sum()), "cost at step 0": _num(history.loss[0, ok], 4),
+            f"cost after {cfg.steps} steps": _num(cost[ok], 4), "train accuracy": _num(acc[ok], 2),
+            "test accuracy": _num(test[ok], 2),
+            "distinct units per hidden layer": ", ".join(_range(units[-1, ok, l]) for l in range(n_layers - 1)),
+        })  # fmt: skip
+        sentences.append(_sentence(cfg, start, history.loss[0, ok], cost[ok], acc[ok], test[ok], units[-1, ok],
+                                   stats["saturated"][0, ok, : n_layers - 1]))  # fmt: skip
+    answer = " ".join([*sentences, diverged_sentence([div])]).strip()
+    arrays = {"loss": history.loss, "cost": cost, "record_steps": np.asarray(steps), "distinct_units": units}
+    arrays |= {f"stats_{m}": v for m, v in stats.items()}
+    return Result("train", asdict(cfg), rows, arrays, claims, answer, question=QUESTION,
+                  tables={"Cost, accuracy and distinct units by start": table}, command=command(cfg))  # fmt: skip
+
+
+def _divergence(loss: np.ndarray, at: np.ndarray, cost: np.ndarray, steps: int) -> Divergence:
+    """Divergence over the whole run: the history's, and a model whose cost after the last update is not finite
+    diverged at ``steps``.  The last finite loss of a model that did not diverge is its final cost."""
+    at = np.where((at < 0) & ~np.isfinite(cost), steps, at)
+    with np.errstate(invalid="ignore"):
+        last = np.where(at < 0, cost, np.where(at == steps, loss[-1], np.nan))
+        for k in np.flatnonzero((at >= 0) & (at < steps)):
+            last[k] = loss[at[k] - 1, k] if at[k] > 0 else np.nan
+        grew = (at < 0) & (cost > loss[0] + 1e-6 * np.abs(loss[0]))
+    return Divergence(at, last, grew)
+
+
+def _num(values: np.ndarray, digits: int) -> str:
+    """One model's value as ``0.0578``; several as ``0.0578 ± 0.0012``."""
+    if values.size == 1:
+        return f"{float(values[0]):.{digits}g}" if np.isfinite(values[0]) else "n/a"
+    return mean_sd(values, digits)
+
+
+def _sentence(cfg: Config, start: Start, first: np.ndarray, cost: np.ndarray, acc: np.ndarray, test: np.ndarray,
+              units: np.ndarray, saturated: np.ndarray) -> str:  # fmt: skip
+    """One sentence on one start: cost from step 0 to the end, accuracies, distinct units per hidden layer, and
+    the hidden layers' saturated share at step 0 when it is large."""
+    if cost.size == 0:
+        return f"Start {start.label} ({start.weights}): every model diverged."
+    over = "" if cost.size == 1 else f", mean ± sd over {cost.size} seeds,"
+    layers = ", ".join(_range(units[:, l]) for l in range(units.shape[1] - 1))
+    tested = "" if not np.isfinite(test).any() else f", test {_num(test, 2)}"
+    share = float(np.nanmean(saturated)) if np.isfinite(saturated).any() else 0.0
+    hot = f" At step 0, {share:.0%} of its hidden activations were saturated." if share >= 0.1 else ""
+    return (
+        f"Start {start.label} ({start.weights}, biases {start.biases}){over} went from cost {_num(first, 4)} to "
+        f"{_num(cost, 4)} in {cfg.steps} steps, with train accuracy {_num(acc, 2)}{tested}; distinct units per "
+        f"hidden layer at the end: {layers} of {cfg.width}.{hot}"
+    )
