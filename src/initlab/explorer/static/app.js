@@ -222,6 +222,7 @@ function connect() {
     else if (m.type === "error") onServerError(m);
   });
   ws.addEventListener("close", () => {
+    if (state.leaving) return;
     if (!state.opened) {
       setStatus("error");
       showError("The server refused this session (too many open, or settings it does not accept). Close other explorer tabs and reload.");
@@ -514,6 +515,15 @@ function wire() {
       setTimeout(() => (b.textContent = "Copy"), 1500);
     });
   }
+  // leaving the page (or putting it in the back/forward cache) ends its session on the server at once;
+  // coming back from that cache starts a fresh one from the URL
+  window.addEventListener("pagehide", () => {
+    state.leaving = true;
+    state.ws?.close(1000, "page left");
+  });
+  window.addEventListener("pageshow", (ev) => {
+    if (ev.persisted) location.reload();
+  });
   let resizeTimer = 0;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
