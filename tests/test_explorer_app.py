@@ -23,11 +23,8 @@ import pytest
 from websockets.sync.client import connect
 
 from initlab.cli import main
-from initlab.experiments import EXPERIMENTS, REGIMES, settings
+from initlab.experiments import REGIMES, settings
 from initlab.explorer import DEFAULT_HOST, DEFAULT_PORT, SPEEDS, STATIC, Session, make_app
-
-if "train" not in EXPERIMENTS:  # until the train experiment is registered
-    pytest.skip("the train experiment is not registered yet", allow_module_level=True)
 
 with warnings.catch_warnings():  # starlette 1.x asks for httpx2 in its test client; httpx still works
     warnings.simplefilter("ignore")
@@ -199,6 +196,21 @@ def test_set_sends_the_config_then_a_frame_of_the_fresh_run_and_reset_starts_aga
         assert fresh["cost"] != first["cost"]
 
 
+def test_set_while_playing_starts_the_fresh_run_playing(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        _opened(ws)
+        ws.send_json({"type": "play"})
+        assert _next(ws, "frame")["playing"] is True
+        ws.send_json({"type": "set", "settings": {"width": "3"}})
+        config = _next(ws, "config")
+        assert config["layer_dims"] == [2, 3, 3, 1]
+        first = ws.receive_json()
+        assert first["type"] == "frame" and first["step"] == 0
+        later = ws.receive_json()
+        assert later["playing"] is True and later["step"] == 10
+        ws.send_json({"type": "pause"})
+
+
 def test_two_sockets_see_their_own_runs_and_a_closed_one_is_forgotten(client: TestClient) -> None:
     with client.websocket_connect("/ws?seed=1") as one, client.websocket_connect("/ws?seed=2&weights=zero") as two:
         _opened(one)
@@ -318,7 +330,7 @@ def test_a_real_server_prints_its_address_serves_and_stops_on_a_signal(sig: sign
         assert page.status_code == 200 and page.text == (STATIC / "index.html").read_text(encoding="utf-8")
         assert httpx.get(url + "?width=0", timeout=30).status_code == 400
         for _ in range(5):  # pages that leave while frames are on their way: no error in the server's log
-            with connect(url.replace("http://", "ws://") + "ws?seeds=2", max_size=None) as ws:
+            with connect(url.replace("http://", "ws://") + "ws?seeds=2", max_size=None, open_timeout=120) as ws:
                 assert json.loads(ws.recv())["type"] == "config"
                 ws.send('{"type": "play"}')
                 while json.loads(ws.recv())["step"] < 20:

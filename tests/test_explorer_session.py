@@ -18,12 +18,9 @@ import pytest
 
 from initlab import InitlabValueError
 from initlab.engine import clone_groups, distinct_units, forward, layer_stats, loss_and_grads, train
-from initlab.experiments import EXPERIMENTS, REGIMES, make_config, settings
+from initlab.experiments import REGIMES, make_config, settings
+from initlab.experiments import train as experiment
 from initlab.explorer import Session, check_texts, describe, setting_texts
-
-if "train" not in EXPERIMENTS:  # until the train experiment is registered
-    pytest.skip("the train experiment is not registered yet", allow_module_level=True)
-experiment = EXPERIMENTS["train"]
 
 
 def _trained(texts: dict[str, str], steps: int) -> tuple[object, dict[str, np.ndarray], np.ndarray]:
@@ -222,6 +219,7 @@ def test_the_query_round_trips_and_texts_are_checked_without_building() -> None:
 def test_two_sessions_of_one_config_share_no_array_and_agree() -> None:
     a, b = Session({"seeds": "2"}), Session({"seeds": "2"})
     assert not any(np.shares_memory(a.params[k], b.params[k]) for k in a.params)
+    assert not np.shares_memory(a.X, b.X) and not np.shares_memory(a.Y, b.Y)
     a.advance(10)
     assert b.frame()["step"] == 0
     b.advance(10)

@@ -72,6 +72,14 @@ def _blas_one_thread() -> Iterator[None]:
         yield
 
 
+def _warm_up() -> None:
+    """Build (and forget) the default run once, so that its imports and data are loaded before a page asks."""
+    from ._session import Session
+
+    with contextlib.suppress(Exception):  # a page asking for the same run will say what is wrong
+        Session()
+
+
 def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
@@ -97,6 +105,9 @@ def serve(
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started:
+                # the first run imports the data generators (scikit-learn: seconds on a busy machine): do it now,
+                # beside the server, rather than in the first page's handshake
+                threading.Thread(target=_warm_up, name="initlab-explorer-warm-up", daemon=True).start()
                 if on_ready is not None:
                     on_ready(url)
                 if open_browser:  # in a thread: some browsers' launchers block until the window opens

@@ -38,7 +38,8 @@ from ..engine import (
     layer_stats,
     train,
 )
-from ..experiments import EXPERIMENTS, command, make_config, settings
+from ..experiments import command, make_config, settings
+from ..experiments import train as experiment
 
 __all__ = ["BOUNDARY_GRID", "HIST_BINS", "MAX_LOSS_POINTS", "MAX_STEP_COUNT", "SHOWN_UNITS", "SPEEDS", "Session",
            "check_texts", "describe", "setting_texts"]  # fmt: skip
@@ -60,11 +61,6 @@ MAX_LOSS_POINTS = 200
 CHUNK_SECONDS = 0.05
 
 EXPERIMENT = "train"
-
-
-def _experiment() -> Any:
-    """The ``train`` experiment's module (``build``, ``make_optimizer``, ``python_call``)."""
-    return EXPERIMENTS[EXPERIMENT]
 
 
 def _finite(x: float) -> float | None:
@@ -112,7 +108,7 @@ def check_texts(texts: Mapping[str, str]) -> None:
 def describe(texts: Mapping[str, str]) -> tuple[str, str]:
     """The ``initlab run`` command and the Python lines that reproduce the run of ``texts``."""
     cfg = _config(texts)
-    return command(cfg), _experiment().python_call(cfg)
+    return command(cfg), experiment.python_call(cfg)
 
 
 class Session:
@@ -132,14 +128,14 @@ class Session:
     def _load(self, cfg: Any) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SymmetryWarning)  # a zero start is what the page is there to show
-            built = _experiment().build(cfg)
+            built = experiment.build(cfg)
         self.cfg = cfg
         self.built = built
         self.net: MLP = built.net
         self.params: dict[str, np.ndarray] = built.params
-        self.X = np.ascontiguousarray(built.X)
-        self.Y = np.ascontiguousarray(built.Y)
-        self.optimizer = _experiment().make_optimizer(cfg)
+        self.X = np.array(built.X, order="C")  # this run's own copies: sessions share no array
+        self.Y = np.array(built.Y, order="C")
+        self.optimizer = experiment.make_optimizer(cfg)
         self.step = 0
         self.n_models = int(self.params["W1"].shape[0])
         self.diverged = np.full(self.n_models, -1, dtype=np.int64)
@@ -232,7 +228,7 @@ class Session:
             "settings": setting_texts(cfg),
             "query": self.query(),
             "command": command(cfg),
-            "python": _experiment().python_call(cfg),
+            "python": experiment.python_call(cfg),
             "starts": [
                 {"label": s.label, "weights": s.weights, "biases": s.biases, "models": list(s.models)}
                 for s in built.starts
