@@ -39,6 +39,11 @@ const views = {
   shares: new Shares($("#shares")),
 };
 
+/** Set an element's text only when it differs (no needless layout work at 25 frames a second). */
+function put(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 // --- status and errors -----------------------------------------------------------------------------------
 
 function setStatus(s) {
@@ -300,19 +305,19 @@ function onFrame(f) {
     const diverged = [];
     for (const s of c.starts) {
       const k = s.models[0];
-      $(`#cost-${s.label}`).textContent = f.cost?.[k] === null || f.cost?.[k] === undefined ? "NaN" : f.cost[k].toPrecision(6);
-      $(`#acc-${s.label}`).textContent = pct(f.accuracy?.[k]);
+      put($(`#cost-${s.label}`), f.cost?.[k] === null || f.cost?.[k] === undefined ? "NaN" : f.cost[k].toPrecision(6));
+      put($(`#acc-${s.label}`), pct(f.accuracy?.[k]));
       const bad = s.models.filter((m) => (f.diverged?.[m] ?? -1) >= 0);
       if (bad.length) diverged.push(`start ${s.label}: ${bad.length} of ${s.models.length} model(s) diverged (first at step ${Math.min(...bad.map((m) => f.diverged[m]))})`);
     }
     const d = $("#diverged");
     d.hidden = diverged.length === 0;
-    d.textContent = diverged.length ? `Not finite: ${diverged.join("; ")}. A too-large start or learning rate makes the cost overflow.` : "";
+    put(d, diverged.length ? `Not finite: ${diverged.join("; ")}. A too-large start or learning rate makes the cost overflow.` : "");
     updateTable(f);
     updateSpread(f);
   }
-  $("#step").textContent = String(f.step);
-  $("#play").textContent = state.playing ? "Pause" : "Play";
+  put($("#step"), String(f.step));
+  put($("#play"), state.playing ? "Pause" : "Play");
   if (state.ws?.readyState === WebSocket.OPEN) setStatus(state.playing ? "playing" : "paused");
   state.latest = f;
   document.body.dataset.frames = String(state.frames);
@@ -341,6 +346,7 @@ function draw() {
     views.boundary[s.label]?.measure();
   }
   views.cost.draw();
+  $("#cost-log").checked = views.cost.log;
   c.starts.forEach((s, i) => {
     const layers = f.layers?.[i] ?? [];
     views.net[s.label]?.update(layers, state.edgeMode);
@@ -397,13 +403,13 @@ function updateTable(f) {
     for (const layer of f.layers?.[si] ?? []) {
       const cells = state.rows.get(`${s.label}:${layer.layer}`);
       if (!cells) continue;
-      cells.units.textContent = String(layer.units);
-      cells.distinct.textContent = String(layer.distinct);
+      put(cells.units, String(layer.units));
+      put(cells.distinct, String(layer.distinct));
       cells.distinct.classList.toggle("clones", layer.distinct < layer.units);
-      cells["act-std"].textContent = num(layer.act_std);
-      cells.saturated.textContent = pct(layer.saturated);
-      cells.dead.textContent = pct(layer.dead);
-      cells["w-std"].textContent = num(layer.w_std);
+      put(cells["act-std"], num(layer.act_std));
+      put(cells.saturated, pct(layer.saturated));
+      put(cells.dead, pct(layer.dead));
+      put(cells["w-std"], num(layer.w_std));
     }
   });
 }
@@ -456,14 +462,14 @@ function updateSpread(f) {
   if (!state.spread || !f.spread) return;
   for (const row of state.spread) {
     const costs = row.models.map((k) => f.spread.cost?.[k] ?? null);
-    row.cells[0].textContent = num(finiteMin(costs));
-    row.cells[1].textContent = num(median(costs));
-    row.cells[2].textContent = num(finiteMax(costs));
+    put(row.cells[0], num(finiteMin(costs)));
+    put(row.cells[1], num(median(costs)));
+    put(row.cells[2], num(finiteMax(costs)));
     const L = row.cells.length - 3;
     for (let l = 0; l < L; l++) {
       const d = row.models.map((k) => f.spread.distinct?.[k]?.[l]).filter((v) => typeof v === "number");
       const lo = d.length ? Math.min(...d) : null, hi = d.length ? Math.max(...d) : null;
-      row.cells[3 + l].textContent = lo === null ? "–" : lo === hi ? String(lo) : `${lo}–${hi}`;
+      put(row.cells[3 + l], lo === null ? "–" : lo === hi ? String(lo) : `${lo}–${hi}`);
     }
   }
 }

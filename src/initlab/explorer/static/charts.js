@@ -68,6 +68,7 @@ export class CostChart {
     this.H = 280;
     this.W = 0;
     this.log = false;
+    this.choice = null; // the reader's choice of scale; null: log when the costs span more than 3 decades
     this.series = [];
     this.starts = [];
     this.axisKey = "";
@@ -144,7 +145,7 @@ export class CostChart {
   }
 
   setLog(log) {
-    this.log = log;
+    this.choice = log;
     this.axisKey = "";
   }
 
@@ -159,6 +160,7 @@ export class CostChart {
       if (lo !== null) ymin = ymin === null ? lo : Math.min(ymin, lo);
     }
     if (ymax === null || !(ymax > 0)) ymax = 1;
+    this.log = this.choice ?? (ymin !== null && ymax / ymin > 1e3);
     let ylo, yhi, yTicks, yLabel;
     if (this.log) {
       ymin = ymin ?? ymax / 10;
