@@ -21,6 +21,7 @@ from initlab.engine import clone_groups, distinct_units, forward, layer_stats, l
 from initlab.experiments import REGIMES, make_config, settings
 from initlab.experiments import train as experiment
 from initlab.explorer import Session, check_texts, describe, setting_texts
+from initlab.explorer import _session as session_module
 
 
 def _trained(texts: dict[str, str], steps: int) -> tuple[object, dict[str, np.ndarray], np.ndarray]:
@@ -125,6 +126,8 @@ def test_one_step_shows_the_engines_numbers() -> None:
             assert layer["dW"] == [[float(f"{w:.4g}") for w in row] for row in grads[f"dW{l}"][k][:16, :16]]
             assert layer["w_std"] == float(np.std(params[f"W{l}"][k]))
             A = caches[l - 1][2] if l < built.net.n_layers else built.net.loss.output(np, ZL)
+            counts, edges = np.histogram(A[k], bins=20)
+            assert layer["hist"] == {"counts": counts.tolist(), "edges": edges.tolist()}
             assert layer["distinct"] == int(distinct_units(params[f"W{l}"][k], params[f"b{l}"][k], A[k]))
             W, b = params[f"W{l}"][k], params[f"b{l}"][k]
             groups = clone_groups(np.concatenate([W, b, A[k]], axis=1))
@@ -147,8 +150,6 @@ def test_chunked_steps_are_one_train_call_bit_for_bit(optimizer: str) -> None:
 
 
 def test_a_long_chunk_runs_as_several_engine_calls_with_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
-    import initlab.explorer._session as session_module
-
     monkeypatch.setattr(session_module, "CHUNK_SECONDS", 1e-9)  # every call after the first: one step
     s = Session({"optimizer": "adam", "lr": "0.01"})
     assert s.advance(30) == 30
@@ -190,6 +191,23 @@ def test_the_messages_refuse_what_is_not_text() -> None:
         Session({"width": 3})  # type: ignore[dict-item]
     with pytest.raises(TypeError, match="an object of setting: text"):
         Session(["width"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(0).standard_normal((7, 300)),
+        np.zeros((4, 10)),  # one value: numpy's unit-wide range around it
+        np.array([[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, np.nan, np.inf]]),  # edges hit exactly
+        np.linspace(-3, 7, 1001).reshape(7, 143),
+        np.full((2, 2), np.nan),
+    ],
+)
+def test_the_histogram_is_numpys(values: np.ndarray) -> None:
+    counts, edges = session_module._histogram(values)
+    finite = values[np.isfinite(values)]
+    expected = np.histogram(finite, bins=20) if finite.size else (np.zeros(20), np.linspace(0, 1, 21))
+    assert counts.tolist() == expected[0].tolist() and edges.tolist() == expected[1].tolist()
 
 
 def test_reset_starts_the_same_run_again() -> None:

@@ -75,6 +75,26 @@ def _round4(a: np.ndarray) -> list[Any]:
     return [flat[i * cols : (i + 1) * cols] for i in range(rows)]
 
 
+def _histogram(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of the finite entries of ``a`` in HIST_BINS equal bins from their min to their max, and the edges.
+
+    ``np.histogram(values, HIST_BINS)`` exactly (the same edges, the last bin closed, the same correction of
+    values that rounding puts in a neighbouring bin), without its general machinery: that costs a quarter of
+    a millisecond per call, and a frame draws one histogram per start and layer.
+    """
+    values = a[np.isfinite(a)]
+    if not values.size:
+        return np.zeros(HIST_BINS, dtype=np.int64), np.linspace(0.0, 1.0, HIST_BINS + 1)
+    lo, hi = float(values.min()), float(values.max())
+    if lo == hi:  # one value: a bin of width 1 around it, as numpy does
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, HIST_BINS + 1)
+    index = np.minimum(((values - lo) * (HIST_BINS / (hi - lo))).astype(np.intp), HIST_BINS - 1)
+    index[values < edges[index]] -= 1  # rounding put these one bin too high
+    index[(values >= edges[index + 1]) & (index != HIST_BINS - 1)] += 1  # ... or one too low
+    return np.bincount(index, minlength=HIST_BINS), edges
+
+
 def setting_texts(cfg: Any) -> dict[str, str]:
     """The text of every setting of ``cfg`` (what ``--set`` and the URL take), in declaration order."""
     return {s.name: s.text(getattr(cfg, s.name)) for s in settings(EXPERIMENT)}
@@ -326,11 +346,7 @@ class Session:
         for g, members in enumerate(groups):
             for unit in members:
                 index[unit] = g
-        values = A[np.isfinite(A)]
-        if values.size:
-            counts, edges = np.histogram(values, bins=HIST_BINS)
-        else:
-            counts, edges = np.zeros(HIST_BINS, dtype=np.int64), np.linspace(0.0, 1.0, HIST_BINS + 1)
+        counts, edges = _histogram(A)
         out: dict[str, Any] = {"layer": l, "units": units, "shown": rows, "W": _round4(W[:rows, :cols]),
                                "dW": _round4(dW[:rows, :cols])}  # fmt: skip
         for name in ("act_mean", "act_std", "saturated", "dead"):
