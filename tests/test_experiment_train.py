@@ -236,3 +236,13 @@ def test_peak_bytes_grows_with_the_models_and_stays_small_by_default() -> None:
 
     one, many = peak_bytes("train"), peak_bytes("train", tr.Config(seeds=16, compare="zero", width=64, depth=8))
     assert 1e5 < one < 5e7 and many > 16 * one
+
+
+def test_initlab_list_train_shows_the_settings_and_where_specs_are_explained() -> None:
+    from initlab.cli import main
+
+    out = io.StringIO()
+    assert main(["list", "train"], out=out, err=io.StringIO()) == 0
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines() if line.strip()}
+    assert "see the help" in lines["weights"] and "regime (zero, too small, appropriate, too large)" in lines["weights"]
+    assert "0.1" in lines["lr"] and "(0, 100]" in lines["lr"] and "[1, 16]" in lines["seeds"]

@@ -81,6 +81,8 @@ def _number(value: float) -> str:
 def _accepted(setting: Any) -> str:
     if setting.choices:
         return ", ".join(setting.choices)
+    if setting.item == "str":  # free text that the experiment checks (an initializer spec): its help says what
+        return "see the help"
     if setting.low is None and setting.high is None:
         return "any"
     low = "-inf" if setting.low is None else _number(setting.low)
