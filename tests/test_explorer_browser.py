@@ -317,6 +317,13 @@ CHANGED_SHARE = """const c = document.querySelector(arguments[0]);
     for (let i = 0; i < now.length; i += 4) if (now[i] !== old[i] || now[i+1] !== old[i+1] || now[i+2] !== old[i+2]) n++;
     return n / (now.length / 4)"""
 
+# the right edge of each element, or of the box that scrolls it sideways (a wide table in its own scroller)
+RIGHT_EDGES = """return arguments[0].map(s => {
+    let e = document.querySelector(s);
+    for (let p = e.parentElement; p; p = p.parentElement)
+      if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) { e = p; break; }
+    return Math.round(e.getBoundingClientRect().right); })"""
+
 
 def console_errors(driver: Any) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
@@ -390,8 +397,7 @@ def test_url_round_trip(page: Any, server: str) -> None:
     assert link == page.current_url and query_of(link) == wanted
     assert urllib.parse.urlsplit(link).path == "/"
 
-    type_into(page, "#width", "5")
-    click(page, "#apply")
+    type_into(page, "#width", "5\n")  # Enter in a box applies, as the Apply button does
     wait(page, "the URL to follow the change", lambda d: query_of(d.current_url).get("width") == "5")
     assert query_of(page.current_url) == {**wanted, "width": "5"}
     assert query_of(js(page, "return document.querySelector('#share-link').href")) == {**wanted, "width": "5"}
@@ -430,34 +436,39 @@ def test_one_step_shows_the_engines_numbers(page: Any, server: str) -> None:
 
 def test_twenty_sessions_see_their_own_runs_and_a_closed_tab_stops(page: Any, server: str) -> None:
     weights = ("he_normal", "xavier_uniform", "too small", "he_uniform", "lecun_normal")
-    runs = [{"weights": weights[k % len(weights)], "seed": str(k)} for k in range(20)]
-    handles = []
-    for k, run in enumerate(runs):
-        if k:
-            page.switch_to.new_window("window")
-        handles.append(page.current_window_handle)
-        open_page(page, server, urllib.parse.urlencode(run))
+    runs = {str(k): {"weights": weights[k % len(weights)], "seed": str(k)} for k in range(20)}
+    page.get(server + "?" + urllib.parse.urlencode(runs["0"]))
+    for run in list(runs.values())[1:]:  # 19 more windows, loading side by side
+        js(page, "window.open(arguments[0], '_blank', 'popup,width=1300,height=1800')",
+           server + "?" + urllib.parse.urlencode(run))  # fmt: skip
+    window = {}  # seed -> window handle
+    for handle in page.window_handles:
+        page.switch_to.window(handle)
+        wait(page, "the first frame", lambda d: step_of(d) == 0 and text(d, "#status") == "paused")
+        window[query_of(page.current_url).get("seed", "0")] = handle
+    assert sorted(window) == sorted(runs)
     live = live_sessions(server)
     assert len(live) == 20 and len({s["id"] for s in live}) == 20
-    assert sorted(seed_of(s) for s in live) == sorted(run["seed"] for run in runs)
+    assert sorted(seed_of(s) for s in live) == sorted(runs)
 
-    for handle, run in zip(handles, runs, strict=True):  # one step each: every window shows its own run's numbers
-        page.switch_to.window(handle)
+    for seed in runs:  # one step each, all at once ...
+        page.switch_to.window(window[seed])
         click(page, "#step-once")
+    for seed, run in runs.items():  # ... and every window shows its own run's numbers
+        page.switch_to.window(window[seed])
         wait(page, "step 1 drawn", lambda d: step_of(d) == 1 and text(d, "#step") == "1")
         want = engine_after(run, 1)
         assert text(page, "#cost-A") == to_precision(want["cost"][0], 6), run
         assert layer_cell(page, "A", 1, "w-std") == to_precision(want["layers"]["A", 1]["w_std"], 4), run
     assert {s["step"] for s in live_sessions(server)} == {1}
 
-    closing, others = handles[7], (handles[3], handles[12])
-    for handle in (closing, *others):
-        page.switch_to.window(handle)
+    for seed in ("7", "3", "12"):
+        page.switch_to.window(window[seed])
         click(page, "#play")
         wait(page, "playing", lambda d: text(d, "#status") == "playing" and step_of(d) > 1)
-    page.switch_to.window(closing)
+    page.switch_to.window(window["7"])
     page.close()
-    page.switch_to.window(handles[0])
+    page.switch_to.window(window["0"])
 
     def seeds_playing() -> dict[str, int]:
         return {seed_of(s): s["step"] for s in live_sessions(server) if s["playing"]}
@@ -469,6 +480,34 @@ def test_twenty_sessions_see_their_own_runs_and_a_closed_tab_stops(page: Any, se
     wait(page, "the other playing sessions to go on",
          lambda _: all(seeds_playing()[seed] > step + 50 for seed, step in before.items()))  # fmt: skip
     assert len(live_sessions(server)) == 19
+
+
+def test_keyboard_alone_reaches_and_presses_play(page: Any, server: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(page, server)
+    focused = "const e = document.activeElement; return e ? e.id : null"
+    for _ in range(80):  # Tab through the page until the play button has the focus
+        ActionChains(page).send_keys(Keys.TAB).perform()
+        if js(page, focused) == "play":
+            break
+    assert js(page, focused) == "play"
+    ring = js(page, "const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.boxShadow]")
+    assert ring[0] != "none" or ring[1] != "none", f"no visible focus on the play button: {ring}"
+    ActionChains(page).send_keys(Keys.ENTER).perform()
+    wait(page, "playing", lambda d: text(d, "#status") == "playing" and step_of(d) > 0)
+    ActionChains(page).send_keys(Keys.SPACE).perform()
+    wait(page, "paused", lambda d: text(d, "#status") == "paused")
+
+
+def test_phone_width_has_one_column_and_no_sideways_scroll(page: Any, server: str) -> None:
+    page.set_window_size(390, 1800)
+    open_page(page, server, "compare=zero")
+    width = js(page, "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px window"
+    right = js(page, RIGHT_EDGES, ["#controls", "#cost-chart", "#boundary-A", "#boundary-B", "#network-A", "#layers"])
+    assert max(right) <= width[1], f"right edges {right} beyond {width[1]} px"
 
 
 def test_leaving_the_page_ends_its_session(page: Any, server: str) -> None:
