@@ -6,6 +6,8 @@ count the frames they receive and the steps those frames report, over a common w
 after a second of warm-up.  Cases: 1 and 20 sessions, each at the page's default speed (10 steps per frame)
 and at speed 100.  Then one real headless Chromium page plays at the default speed: its frames received per
 second (``document.body.dataset.frames``) and steps per second (``dataset.step``), while nothing else runs.
+The server's own work per frame is timed in this process without the web (``Session.advance`` + ``frame`` +
+JSON, one thread): frames per second that one core could serve.
 The reference is the raw engine on the same net in this process, one BLAS thread, as the server runs it:
 ``train()`` called in a loop 10 steps at a time (a frame's worth at the default speed), 1 step at a time,
 and one long call.  The clients run in this process and share the machine's cores with the server (so does
@@ -25,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import os
 import re
 import shutil
 import signal
@@ -38,9 +42,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# the README's picture: zero weights (A, blue) against He (B, orange) on circles, after 1500 steps
+# the README's picture: zero weights (A, blue) against He (B, orange) on circles, paused after about 600 steps
+# (5 steps a frame), before plain gd's first brief cost spike on this run (step 832)
 SCREENSHOT_QUERY = "weights=zero&compare=he_normal"
-SCREENSHOT_STEPS = 1500
+SCREENSHOT_SPEED = "5"
+SCREENSHOT_STEPS = 600
 
 
 # --- the server --------------------------------------------------------------------------------------------
@@ -175,13 +181,13 @@ def page_case(driver: Any, base: str, seconds: float, warmup: float = 1.0) -> di
 
 
 def screenshot(driver: Any, base: str, path: Path) -> None:
-    """The README's picture: zero against He after at least SCREENSHOT_STEPS steps, paused."""
+    """The README's picture: zero against He, paused after at least SCREENSHOT_STEPS steps."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
 
     driver.get(base + "?" + SCREENSHOT_QUERY)
     wait_until(driver, lambda d: d.execute_script("return document.body.dataset.step") == "0")
-    Select(driver.find_element(By.CSS_SELECTOR, "#speed")).select_by_value("100")
+    Select(driver.find_element(By.CSS_SELECTOR, "#speed")).select_by_value(SCREENSHOT_SPEED)
     driver.find_element(By.CSS_SELECTOR, "#play").click()
     wait_until(driver, lambda d: int(d.execute_script("return +document.body.dataset.step")) >= SCREENSHOT_STEPS)
     driver.find_element(By.CSS_SELECTOR, "#play").click()
@@ -189,8 +195,15 @@ def screenshot(driver: Any, base: str, path: Path) -> None:
     wait_until(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#step").text == d.execute_script(
         "return document.body.dataset.step"))  # fmt: skip
     driver.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    # from the top of the page to the end of the network drawings: controls, cost, boundaries, clone groups
+    width, bottom = driver.execute_script(
+        "const r = document.querySelector('#network-A').closest('section').getBoundingClientRect();"
+        "return [document.documentElement.clientWidth, Math.ceil(r.bottom + window.scrollY) + 16]"
+    )
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True,
+                                  "clip": {"x": 0, "y": 0, "width": width, "height": bottom, "scale": 1}})  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(path))  # the window, 1300 x 1800: controls, cost, boundaries, networks, histograms
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 # --- the raw engine ----------------------------------------------------------------------------------------
@@ -216,6 +229,25 @@ def engine_case(per_call: int, seconds: float) -> float:
         return done / (time.perf_counter() - start)
 
 
+def session_case(speed: int, seconds: float) -> tuple[float, float]:
+    """Steps and frames per second of the server's own work for one session, in this process, one thread:
+    ``Session.advance(speed)``, ``frame()`` and the frame's JSON, in a loop (no web server, no client)."""
+    from threadpoolctl import threadpool_limits
+
+    from initlab.explorer import Session
+
+    session = Session({})
+    with threadpool_limits(limits=1):
+        json.dumps(session.frame(True))
+        frames, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            session.advance(speed)
+            json.dumps(session.frame(True))
+            frames += 1
+        elapsed = time.perf_counter() - start
+    return frames * speed / elapsed, frames / elapsed
+
+
 # --- the table ---------------------------------------------------------------------------------------------
 
 
@@ -233,6 +265,7 @@ def main() -> None:
     net = "x".join(str(cfg.width) for _ in range(cfg.depth))
     print(f"default run: {cfg.dataset}, {cfg.depth} hidden layers of {cfg.width} ({net}), {cfg.activation}, "
           f"{cfg.weights}, lr {cfg.lr}, {cfg.seeds} model per start")  # fmt: skip
+    print(f"{os.cpu_count()} cores; 1-minute load average before: {os.getloadavg()[0]:.1f}")
     rows: list[tuple[str, str, str, str]] = []
     proc, base = start_server()
     if args.screenshot_only:
@@ -266,9 +299,13 @@ def main() -> None:
                 driver.quit()
     finally:
         stop_server(proc)
+    for speed in (10, 100):
+        sps, fps = session_case(speed, min(args.seconds, 5.0))
+        rows.append(("server work alone (Session, 1 thread)", f"{speed}", f"{sps:9.0f}", f"{fps:6.1f}"))
     for per_call in (10, 1, 2000):
         sps = engine_case(per_call, min(args.seconds, 5.0))
         rows.append((f"engine train(), {per_call} steps per call", "-", f"{sps:9.0f}", "-"))
+    print(f"1-minute load average after: {os.getloadavg()[0]:.1f}")
     head = ("case", "steps/frame", "steps/s per session", "frames/s per session")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
     print()
