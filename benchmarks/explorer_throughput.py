@@ -5,7 +5,8 @@ WebSocket clients (the ``websockets`` library) that send what the page sends (``
 count the frames they receive and the steps those frames report, over a common window of ``--seconds``
 after a second of warm-up.  Cases: 1 and 20 sessions, each at the page's default speed (10 steps per frame)
 and at speed 100.  Then one real headless Chromium page plays at the default speed: its frames received per
-second (``document.body.dataset.frames``) and steps per second (``dataset.step``), while nothing else runs.
+second (``document.body.dataset.frames``), the frames it draws per second (its requestAnimationFrame
+callbacks, counted) and steps per second (``dataset.step``), while nothing else runs.
 The server's own work per frame is timed in this process without the web (``Session.advance`` + ``frame`` +
 JSON, one thread): frames per second that one core could serve.
 The reference is the raw engine on the same net in this process, one BLAS thread, as the server runs it:
@@ -163,21 +164,27 @@ def wait_until(driver: Any, condition: Any, timeout: float = 60) -> None:
     WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
 
 
+# counts the animation-frame callbacks that run (the page draws in requestAnimationFrame, the latest frame only)
+COUNT_DRAWS = """window.__draws = 0; const raf = window.requestAnimationFrame.bind(window);
+    window.requestAnimationFrame = (cb) => raf((t) => { window.__draws += 1; cb(t); });"""
+
+
 def page_case(driver: Any, base: str, seconds: float, warmup: float = 1.0) -> dict[str, float]:
     from selenium.webdriver.common.by import By
 
     driver.get(base)
     wait_until(driver, lambda d: d.execute_script("return document.body.dataset.step") == "0")
+    driver.execute_script(COUNT_DRAWS)
     driver.find_element(By.CSS_SELECTOR, "#play").click()
-    read = "return [performance.now(), +document.body.dataset.frames, +document.body.dataset.step]"
+    read = "return [performance.now(), +document.body.dataset.frames, +document.body.dataset.step, window.__draws]"
     wait_until(driver, lambda d: int(d.execute_script("return +document.body.dataset.step")) > 0)
     time.sleep(warmup)
-    t0, f0, s0 = driver.execute_script(read)
+    t0, f0, s0, d0 = driver.execute_script(read)
     time.sleep(seconds)
-    t1, f1, s1 = driver.execute_script(read)
+    t1, f1, s1, d1 = driver.execute_script(read)
     driver.find_element(By.CSS_SELECTOR, "#play").click()
     elapsed = (t1 - t0) / 1000
-    return {"fps": (f1 - f0) / elapsed, "sps": (s1 - s0) / elapsed}
+    return {"fps": (f1 - f0) / elapsed, "sps": (s1 - s0) / elapsed, "drawn": (d1 - d0) / elapsed}
 
 
 def screenshot(driver: Any, base: str, path: Path) -> None:
@@ -289,8 +296,9 @@ def main() -> None:
             try:
                 wait_no_sessions(base)
                 r = page_case(driver, base, args.seconds)
-                rows.append(("1 chromium page (dataset.frames)", "10", f"{r['sps']:9.0f}", f"{r['fps']:6.1f}"))
-                print(*rows[-1], sep=" | ", flush=True)
+                rows.append(("1 chromium page: frames received", "10", f"{r['sps']:9.0f}", f"{r['fps']:6.1f}"))
+                rows.append(("1 chromium page: frames drawn", "10", "", f"{r['drawn']:6.1f}"))
+                print(*rows[-2], sep=" | ", flush=True)
                 if args.screenshot:
                     wait_no_sessions(base)
                     screenshot(driver, base, args.screenshot)
