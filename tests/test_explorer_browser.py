@@ -2,8 +2,8 @@
 
 One real server (``python -m initlab explore --no-browser --port 0``) serves the whole module and is
 stopped with Ctrl-C (SIGINT) at the end, which must exit 0 within 10 s.  One browser serves every test;
-each test starts from a single blank window and no live session on the server.  Every number the page
-shows is checked against the engine run in this process for the same settings (``train.build`` +
+each test starts from a single blank window and no live session on the server.  Every number the tests
+read from the page is checked against the engine run in this process for the same settings (``train.build`` +
 ``make_optimizer`` + ``train(backend="numpy")``, then the loss of the current parameters), never against
 numbers read from the server.  Waits are on the page's own state (``document.body.dataset.step``, the
 status text, the URL), never fixed sleeps.
@@ -15,6 +15,7 @@ environment variable ``CI`` is set: CI installs both, so there a missing browser
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -96,11 +97,13 @@ def to_precision(x: float, p: int) -> str:
     return f"{x:.{p - 1 - e}f}"
 
 
-def test_to_precision_writes_what_javascript_writes() -> None:
-    # values from a JavaScript console: (x).toPrecision(p)
-    cases = [(math.log(2), 6, "0.693147"), (0.5, 6, "0.500000"), (123456.7, 6, "123457"), (1234567.0, 6, "1.23457e+6"),
-             (1.5e-7, 4, "1.500e-7"), (0.000001234, 4, "0.000001234"), (0.0, 4, "0.000"), (-2.5, 2, "-2.5")]  # fmt: skip
-    assert [to_precision(x, p) for x, p, _ in cases] == [want for _, _, want in cases]
+def test_to_precision_writes_what_the_browser_writes(browser: Any) -> None:
+    rng = np.random.default_rng(0)
+    values = [math.log(2), 0.5, 123456.7, 1234567.0, 1.5e-7, 0.000001234, 0.0, -2.5, 0.99995, 9.99995e-7]
+    values += list(rng.standard_normal(100) * 10.0 ** rng.integers(-9, 9, 100))
+    for p in (4, 6):
+        shown = js(browser, "return arguments[0].map(x => x.toPrecision(arguments[1]))", values, p)
+        assert [to_precision(x, p) for x in values] == shown
 
 
 def message_for(query: dict[str, str]) -> str:
@@ -198,17 +201,16 @@ def browser() -> Iterator[Any]:
 
 
 def _screenshot(driver: Any, name: str) -> None:
+    from selenium.common.exceptions import WebDriverException
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     try:  # the whole page, not only the window
-        height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-        width = int(driver.execute_script("return document.documentElement.scrollWidth"))
+        width, height = js(driver, "const e = document.documentElement; return [e.scrollWidth, e.scrollHeight]")
         shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True,
                                       "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})  # fmt: skip
-        import base64
-
         path.write_bytes(base64.b64decode(shot["data"]))
-    except Exception:
+    except WebDriverException:  # a window without a page: what the window shows
         driver.save_screenshot(str(path))
 
 
@@ -294,7 +296,7 @@ def play_until(driver: Any, what: str, condition: Callable[[Any], Any], timeout:
     wait(driver, what, condition, timeout)
     click(driver, "#play")
     wait(driver, "the paused state", lambda d: text(d, "#status") == "paused" and text(d, "#play") == "Play")
-    wait(driver, "the last frame drawn", lambda d: text(d, "#step") == str(step_of(d)))
+    wait(driver, "the readouts of the last frame", lambda d: text(d, "#step") == str(step_of(d)))
 
 
 def shown_cost(driver: Any, start: str = "A") -> float:
