@@ -35,6 +35,9 @@ from ._session import MAX_STEP_COUNT, SPEEDS, Session, check_texts, describe
 
 __all__ = ["FRAME_INTERVAL", "MAX_SESSIONS", "STATIC", "make_app"]
 
+#: Worker threads computing for all sessions together (training chunks and frames; each session's work stays in
+#: order).  The engine's small numpy calls hold the interpreter lock, so more threads only fight over it.
+COMPUTE_THREADS = 1
 #: The page's assets (index.html, app.js, style.css), shipped in the wheel.
 STATIC = Path(__file__).parent / "static"
 #: The most sessions (open sockets) one server keeps; a further handshake is refused.
@@ -147,6 +150,7 @@ def make_app() -> Any:
     from ..experiments import REGIMES, settings
 
     sessions: dict[str, _Live] = {}
+    shared: dict[str, Any] = {}
     # a send after the page left raises one of these (starlette before 1.0 raised a plain RuntimeError)
     gone = (WebSocketDisconnect, getattr(websockets, "WebSocketDisconnected", RuntimeError))
 
@@ -209,7 +213,9 @@ def make_app() -> Any:
         await websocket.accept()
         live = _Live(uuid.uuid4().hex[:12], session)
         sessions[live.id] = live
-        limiter = anyio.CapacityLimiter(1)  # this session's work runs in order, in its own thread
+        if "compute" not in shared:  # made here: a limiter belongs to the running event loop
+            shared["compute"] = anyio.CapacityLimiter(COMPUTE_THREADS)
+        limiter = shared["compute"]
         send, receive = anyio.create_memory_object_stream[str | None](256)  # the client's messages, in order
 
         async def work(fn: Any, *args: Any) -> Any:
