@@ -102,7 +102,7 @@ BAD_INPUTS = [
     (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
     (
         ["run", "symetry"],
-        "initlab run: NAME must be one of symmetry, bias-vs-weights, scale, depth, course. Got 'symetry'. "
+        "initlab run: NAME must be one of symmetry, bias-vs-weights, scale, depth, course, train. Got 'symetry'. "
         "Did you mean 'symmetry'?",
     ),
     ([], "the following arguments are required: COMMAND"),
