@@ -296,6 +296,8 @@ def play_until(driver: Any, what: str, condition: Callable[[Any], Any], timeout:
     wait(driver, what, condition, timeout)
     click(driver, "#play")
     wait(driver, "the paused state", lambda d: text(d, "#status") == "paused" and text(d, "#play") == "Play")
+    # the button shows "paused" at once; frames sent before the server read the pause may still arrive
+    wait(driver, "a frame sent after the pause", lambda d: js(d, "return document.body.dataset.playing") == "false")
     wait(driver, "the readouts of the last frame", lambda d: text(d, "#step") == str(step_of(d)))
 
 

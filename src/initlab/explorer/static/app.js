@@ -322,6 +322,7 @@ function onFrame(f) {
   state.latest = f;
   document.body.dataset.frames = String(state.frames);
   document.body.dataset.step = String(f.step);
+  document.body.dataset.playing = String(f.playing); // the server's word, not the button's optimistic state
   queueDraw();
 }
 
