@@ -87,7 +87,9 @@ export class Network {
         caption = "";
       }
       const cap = text(el, x, H - 28, caption, { class: "caption-text", "text-anchor": "middle" });
-      text(el, x, H - 14, l === 0 ? "" : l === L ? "output" : `layer ${l}`, { class: "caption-sub", "text-anchor": "middle" });
+      // "k distinct" above, "of n · layer l" below: short lines that do not run into the next layer's on a phone
+      const sub = l === 0 ? "" : `of ${layerDims[l]} · ${l === L ? "output" : `layer ${l}`}`;
+      text(el, x, H - 14, sub, { class: "caption-sub", "text-anchor": "middle" });
       this.layers.push({ edges, units, cap, n: layerDims[l] });
     }
   }
@@ -152,7 +154,7 @@ export class Network {
       }
     });
     const n = layer.units ?? target.n;
-    target.cap.textContent = `${layer.distinct} distinct of ${n}`;
+    target.cap.textContent = `${layer.distinct} distinct`;
     target.cap.setAttribute("class", layer.distinct < n ? "caption-text clones" : "caption-text");
   }
 }
