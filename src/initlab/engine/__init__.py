@@ -38,7 +38,7 @@ from ._metrics import (
     update_ratio,
 )
 from ._mlp import MLP, Cache, Params, accuracy, backward, forward, gradient_check, loss_and_grads, predict
-from ._optim import OPTIMIZERS, Adam, GradientDescent, Momentum, Optimizer, get_optimizer
+from ._optim import OPTIMIZERS, Adam, GradientDescent, HeavyBall, Momentum, Nesterov, Optimizer, get_optimizer
 from ._params import SymmetryWarning, init_ensemble, init_params
 from ._training import History, StepInfo, reporting_progress, train
 
@@ -55,10 +55,12 @@ __all__ = [
     "Adam",
     "Cache",
     "GradientDescent",
+    "HeavyBall",
     "History",
     "Loss",
     "Metric",
     "Momentum",
+    "Nesterov",
     "Optimizer",
     "Params",
     "StepInfo",

@@ -1,4 +1,5 @@
-"""Optimizers: plain gradient descent (the course's), momentum and Adam.
+"""Optimizers: plain gradient descent (the course's), the course's averaged momentum, the papers' heavy-ball and
+Nesterov momentum, and Adam.
 
 Each updates a parameter dict in place from a gradient dict (``dW1`` for ``W1``).
 The learning rate is a float, or one per model for an ensemble (a sequence of
@@ -15,7 +16,7 @@ import numpy as np
 
 from .._validation import InitlabValueError, check_choice, check_float
 
-__all__ = ["OPTIMIZERS", "Adam", "GradientDescent", "Momentum", "Optimizer", "get_optimizer"]
+__all__ = ["OPTIMIZERS", "Adam", "GradientDescent", "HeavyBall", "Momentum", "Nesterov", "Optimizer", "get_optimizer"]
 
 
 def _check_lr(lr: Any, where: str) -> float | tuple[float, ...]:
@@ -106,6 +107,75 @@ class Momentum(Optimizer):
             params[key] = value - self._rate(value, xp) * v
 
 
+class HeavyBall(Optimizer):
+    """Classical (heavy-ball) momentum, Polyak (1964) in the form of Sutskever et al. (2013), eq. 1-2::
+
+        v     = mu v - lr dtheta        (v = 0 before the first step)
+        theta = theta + v
+
+    This is ``torch.optim.SGD(lr=lr, momentum=mu)`` (``dampening=0``, ``nesterov=False``),
+    whose buffer ``buf = mu buf + dtheta`` is ``-v / lr`` while ``lr`` stays constant: the two
+    agree to rounding, and the first step (``theta - lr dtheta``) is the same bits.  Unlike the
+    course's :class:`Momentum` the gradient is not scaled by ``1 - mu``, so the papers'
+    learning rates carry over unchanged.  ``v`` has each parameter's shape (with the model
+    axis for an ensemble); ``lr`` may be one per model.
+
+    >>> p = {"W1": np.zeros((1, 2))}
+    >>> opt = HeavyBall(0.5, momentum=0.5)
+    >>> opt.step(p, {"dW1": np.ones((1, 2))}); opt.step(p, {"dW1": np.ones((1, 2))})
+    >>> p["W1"]  # v = -0.5, then 0.5 * -0.5 - 0.5 = -0.75
+    array([[-1.25, -1.25]])
+    """
+
+    name = "heavy_ball"
+
+    def __init__(self, lr: float | Sequence[float], momentum: float = 0.9) -> None:
+        super().__init__(lr)
+        self.momentum = check_float(momentum, "momentum", self.name, low=0.0, high=1.0, high_open=True)
+        self.v: dict[str, Any] = {}
+
+    def _velocity(self, key: str, value: Any, g: Any, xp: Any) -> Any:
+        """``v = mu v - lr g`` for parameter ``key`` (``-lr g`` at the first step), kept for the next step."""
+        v = self.v.get(key)
+        rate = self._rate(value, xp)
+        self.v[key] = v = -(rate * g) if v is None else self.momentum * v - rate * g
+        return v
+
+    def step(self, params: dict[str, Any], grads: dict[str, Any], xp: Any = np) -> None:
+        self.t += 1
+        for key, value in params.items():
+            params[key] = value + self._velocity(key, value, grads["d" + key], xp)
+
+
+class Nesterov(HeavyBall):
+    """Nesterov's accelerated gradient in torch's form (``torch.optim.SGD(lr, momentum=mu, nesterov=True)``)::
+
+        v     = mu v - lr dtheta        (v = 0 before the first step)
+        theta = theta + mu v - lr dtheta
+
+    With torch's buffer ``buf = mu buf + dtheta = -v / lr`` this is torch's
+    ``theta -= lr (dtheta + mu buf)``: the gradient is taken at ``theta`` and the step looks
+    ahead along the new velocity (Sutskever et al. 2013, sec. 3, rewritten at the
+    look-ahead point, as in Bengio et al. 2013).  Shapes and per-model ``lr`` as
+    :class:`HeavyBall`.
+
+    >>> p = {"W1": np.zeros((1, 2))}
+    >>> opt = Nesterov(0.5, momentum=0.5)
+    >>> opt.step(p, {"dW1": np.ones((1, 2))})
+    >>> p["W1"]  # v = -0.5; 0.5 * -0.5 - 0.5 = -0.75
+    array([[-0.75, -0.75]])
+    """
+
+    name = "nesterov"
+
+    def step(self, params: dict[str, Any], grads: dict[str, Any], xp: Any = np) -> None:
+        self.t += 1
+        for key, value in params.items():
+            g = grads["d" + key]
+            v = self._velocity(key, value, g, xp)
+            params[key] = value + (self.momentum * v - self._rate(value, xp) * g)
+
+
 class Adam(Optimizer):
     """Kingma & Ba (2015): first and second moment estimates with bias correction.
 
@@ -139,11 +209,24 @@ class Adam(Optimizer):
             params[key] = value - self._rate(value, xp) * (m / c1) / (xp.sqrt(v / c2) + self.eps)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"gd": GradientDescent, "momentum": Momentum, "adam": Adam}
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "gd": GradientDescent,
+    "momentum": Momentum,
+    "adam": Adam,
+    "heavy_ball": HeavyBall,
+    "nesterov": Nesterov,
+}
 
 
 def get_optimizer(name: str | Optimizer, lr: float | Sequence[float] = 0.01, **kwargs: Any) -> Optimizer:
-    """An optimizer by name (``gd``, ``momentum``, ``adam``) with its learning rate."""
+    """An optimizer by name (``gd``, ``momentum``, ``adam``, ``heavy_ball``, ``nesterov``) with its learning rate.
+
+    ``kwargs`` go to the class: ``beta`` for ``momentum``; ``beta1``, ``beta2``, ``eps`` for
+    ``adam``; ``momentum`` (``mu``, 0.9 when left out) for ``heavy_ball`` and ``nesterov``.
+
+    >>> get_optimizer("nesterov", 0.1, momentum=0.99).momentum
+    0.99
+    """
     if isinstance(name, Optimizer):
         return name
     cls = OPTIMIZERS[check_choice(name, "optimizer", list(OPTIMIZERS))]
