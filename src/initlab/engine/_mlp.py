@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -124,10 +124,33 @@ def backward(net: MLP, params: Params, caches: list[Cache], dZL: Any, xp: Any = 
         dW[l]   = dZ[l] @ A[l-1]^T            (n_l, n_{l-1})
         db[l]   = sum of dZ[l] over examples  (n_l, 1)
         dA[l-1] = W[l]^T @ dZ[l]              (n_{l-1}, m)
+
+    The per-layer ``dA`` and ``dZ`` it passes through are kept by :func:`_backprop`.
     """
+    return _backprop(net, params, caches, dZL, xp).grads
+
+
+class Backprop(NamedTuple):
+    """One backward pass: the gradients and, per layer ``l = 1..L`` (list index ``l - 1``), ``dA[l]`` and ``dZ[l]``.
+
+    ``dZ[l - 1]`` and ``dA[l - 1]`` have ``Z[l]``'s shape ``(n_l, m)`` (``(M, n_l, m)`` for an
+    ensemble).  The output layer's "activation" in the caches is the logits ``Z[L]``, so its
+    ``dA`` is ``dZ[L]`` itself (the same array).
+    """
+
+    grads: Params
+    dA: list[Any]
+    dZ: list[Any]
+
+
+def _backprop(net: MLP, params: Params, caches: list[Cache], dZL: Any, xp: Any = np) -> Backprop:
+    """:func:`backward`, keeping the ``dA[l]`` and ``dZ[l]`` of every layer it computes anyway."""
+    L = net.n_layers
     grads: Params = {}
-    dZ = dZL
-    for l in range(net.n_layers, 0, -1):
+    dAs: list[Any] = [None] * L
+    dZs: list[Any] = [None] * L
+    dZ = dAs[L - 1] = dZs[L - 1] = dZL
+    for l in range(L, 0, -1):
         A_prev = caches[l - 1][0]
         grads[f"dW{l}"] = matmul(xp, dZ, _T(A_prev))  # (n_l, n_{l-1}), or (M, n_l, n_{l-1})
         grads[f"db{l}"] = sum_examples(xp, dZ)  # (n_l, 1)
@@ -135,7 +158,9 @@ def backward(net: MLP, params: Params, caches: list[Cache], dZL: Any, xp: Any = 
             dA_prev = matmul(xp, _T(params[f"W{l}"]), dZ)  # (n_{l-1}, m)
             _, Z_prev, _ = caches[l - 2]
             dZ = dA_prev * net.hidden[l - 2].derivative(xp, Z_prev, A_prev)  # dZ[l-1] = dA[l-1] * g'(Z[l-1])
-    return {key: grads[key] for l in range(1, net.n_layers + 1) for key in (f"dW{l}", f"db{l}")}
+            dAs[l - 2], dZs[l - 2] = dA_prev, dZ
+    ordered = {key: grads[key] for l in range(1, L + 1) for key in (f"dW{l}", f"db{l}")}
+    return Backprop(ordered, dAs, dZs)
 
 
 def matmul(xp: Any, a: Any, b: Any) -> Any:

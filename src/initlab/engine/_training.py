@@ -1,6 +1,7 @@
-"""Full-batch training with a record of what happens inside, for one model or an ensemble.
+"""Full-batch or mini-batch training with a record of what happens inside, for one model or an ensemble.
 
-:func:`train` runs gradient steps and returns a :class:`History`: the loss of
+:func:`train` runs gradient steps (each on the whole batch, or on one mini-batch
+of ``batch_size`` examples) and returns a :class:`History`: the loss of
 every model at every step, and every ``record_every`` steps, per layer and per
 model, the health statistics of :data:`~initlab.engine.METRICS` (defined once, in
 :mod:`initlab.engine._metrics`).
@@ -19,7 +20,8 @@ that very call); each sum (the loss, the bias gradients, every metric) reduces o
 model's C-ordered 2-D slice along the same axes in the same order; elementwise
 operations give each element the same result wherever it sits.  So model ``k`` of
 ``train(net, stack, ...)`` has the same losses, parameters and records, bit for
-bit, as ``train(net, model_k, ...)`` (the BLAS thread rule below depends on one
+bit, as ``train(net, model_k, ...)`` (mini-batches too: every model of an ensemble
+takes the same mini-batches, cut from one permutation per epoch; the BLAS thread rule below depends on one
 model's sizes only, so both runs use the same one), on any CPU and numpy build
 whose BLAS gives the same result for the same call on operands of the same shape
 and layout (OpenBLAS, BLIS, Accelerate and the reference BLAS do; MKL may vary with
@@ -47,7 +49,7 @@ from .._validation import InitlabValueError, check_choice, check_int
 from ._backends import namespace, to_backend, to_numpy
 from ._checks import check_data, check_params
 from ._metrics import METRICS, layer_stats
-from ._mlp import MLP, Cache, Params, backward, forward
+from ._mlp import MLP, Cache, Params, _backprop, forward
 from ._optim import OPTIMIZERS, GradientDescent, Optimizer, _check_lr, get_optimizer
 
 __all__ = ["History", "StepInfo", "reporting_progress", "train"]
@@ -70,13 +72,24 @@ def reporting_progress(report: Callable[[int, int], None]) -> Iterator[None]:
 
 @dataclass
 class StepInfo:
-    """What a callback sees at a recorded step (arrays on the training backend)."""
+    """What a callback sees at a recorded step (arrays on the training backend), before that step's update.
+
+    ``caches``, ``grads`` and ``loss`` are those of the step's batch (its mini-batch
+    when ``batch_size`` is set).  ``dZ[l - 1]`` and ``dA[l - 1]`` are the back-propagated
+    ``dLoss/dZ[l]`` and ``dLoss/dA[l]`` of layer ``l = 1..L``, ``(n_l, m)`` or
+    ``(M, n_l, m)`` like ``Z[l]``: ``dZ[L - 1]`` is the loss's gradient at the logits,
+    ``dA[l - 1] = W[l + 1]^T dZ[l]`` for ``l < L`` and ``dA[L - 1]`` is ``dZ[L - 1]`` (the
+    output's activation in the caches is the logits).  They are the arrays
+    :func:`~initlab.engine.backward` computed for the gradients, not recomputed.
+    """
 
     step: int
     params: Params
     caches: list[Cache]
     grads: Params
     loss: Any
+    dA: list[Any] = field(default_factory=list)
+    dZ: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -143,10 +156,13 @@ NUMBA_MIN_SECONDS = 2.0
 BLAS_ONE_THREAD_BELOW = 1e8
 
 
-def _fused_scope(net: MLP, params: Params, X: Any, opt: Optimizer, callback: Any) -> str | None:
+def _fused_scope(net: MLP, params: Params, X: Any, opt: Optimizer, callback: Any, batch_size: int | None = None
+                 ) -> str | None:  # fmt: skip
     """Why the fused kernel cannot run this (a sentence), or None when it can."""
     from ._fused import SUPPORTED_ACTIVATIONS
 
+    if batch_size is not None:
+        return f"trains on the full batch only (batch_size=None). Got batch_size={batch_size}"
     bad = [a.name for a in net.hidden if a.name not in SUPPORTED_ACTIVATIONS]
     if bad:
         return f"supports the hidden activations {', '.join(SUPPORTED_ACTIVATIONS)}. Got {bad[0]!r}"
@@ -182,10 +198,43 @@ def _train_numba(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Opti
     return History(losses, records, stats, _first_nonfinite(losses))
 
 
+def _minibatches(X: Any, Y: Any, batch_size: int | None, shuffle_seed: int | None) -> Iterator[tuple[Any, Any]]:
+    """The ``(X, Y)`` of every step, without end: the whole batch each time (``batch_size=None``), or the
+    mini-batches of ``batch_size`` consecutive columns of each epoch's order (the last one smaller when
+    ``batch_size`` does not divide ``m``).  The order is ``0..m-1``, or with ``shuffle_seed`` a fresh permutation
+    each epoch from one ``numpy.random.Generator`` seeded by it.  Each batch is a C-ordered copy on numpy."""
+    if batch_size is None:
+        while True:
+            yield X, Y
+    m = int(X.shape[1])
+    rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
+    on_numpy = isinstance(X, np.ndarray)
+    while True:
+        if rng is None:
+            for start in range(0, m, batch_size):
+                cols = slice(start, start + batch_size)
+                if on_numpy:
+                    yield np.ascontiguousarray(X[:, cols]), np.ascontiguousarray(Y[:, cols])
+                else:
+                    yield X[:, cols], Y[:, cols]
+            continue
+        order = rng.permutation(m)
+        for start in range(0, m, batch_size):
+            idx = order[start : start + batch_size]
+            if on_numpy:
+                yield np.ascontiguousarray(X[:, idx]), np.ascontiguousarray(Y[:, idx])
+            else:
+                xp = namespace(X)
+                at = xp.asarray(idx, device=X.device)
+                yield xp.take(X, at, axis=1), xp.take(Y, at, axis=1)
+
+
 def _train_batched(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int,
-                   callback: Any) -> History:  # fmt: skip
+                   callback: Any, batch_size: int | None = None, shuffle_seed: int | None = None
+                   ) -> History:  # fmt: skip
     """The ensemble as one batched computation (on numpy, matmuls and sums per model: see the module docstring)."""
     xp = namespace(params["W1"])
+    batches = _minibatches(X, Y, batch_size, shuffle_seed)
     report = _PROGRESS.get()
     every = max(1, steps // 50)
     n_models = params["W1"].shape[0] if params["W1"].ndim == 3 else 1
@@ -194,16 +243,17 @@ def _train_batched(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Op
     stats: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
     extra: list[Any] = []
     for t in range(steps):
-        ZL, caches = forward(net, params, X, xp)
-        loss = net.loss.value(xp, ZL, Y)
-        grads = backward(net, params, caches, net.loss.grad(xp, ZL, Y), xp)
+        Xb, Yb = next(batches)
+        ZL, caches = forward(net, params, Xb, xp)
+        loss = net.loss.value(xp, ZL, Yb)
+        grads, dA, dZ = _backprop(net, params, caches, net.loss.grad(xp, ZL, Yb), xp)
         losses[t] = to_numpy(loss)
         if record_every and (t % record_every == 0 or t == steps - 1):
             records.append(t)
             for metric, values in layer_stats(net, params, caches, grads, xp).items():
                 stats[metric].append(values)
             if callback is not None:
-                extra.append(callback(StepInfo(t, params, caches, grads, loss)))
+                extra.append(callback(StepInfo(t, params, caches, grads, loss, dA, dZ)))
         opt.step(params, grads, xp)
         if report is not None and ((t + 1) % every == 0 or t == steps - 1):
             report(t + 1, steps)
@@ -247,8 +297,10 @@ def train(
     callback: Callable[[StepInfo], Any] | None = None,
     backend: str | None = None,
     device: str | None = None,
+    batch_size: int | None = None,
+    shuffle_seed: int | None = None,
 ) -> History:
-    """Train ``params`` (updated in place) for ``steps`` full-batch steps on ``X``, ``Y``.
+    """Train ``params`` (updated in place) for ``steps`` gradient steps on ``X``, ``Y``.
 
     ``X`` is ``(n_0, m)`` and ``Y`` ``(n_L, m)`` (examples as columns; labels 0/1 for
     ``bce``, one-hot columns for ``softmax_ce``); ``params`` holds ``W1, b1, ..., WL, bL``
@@ -259,6 +311,18 @@ def train(
     ``record_every`` steps (and at the last step) the :data:`METRICS` are recorded
     and ``callback(StepInfo)`` is called; whatever it returns is kept in
     ``History.extra``.  ``record_every=0`` records nothing but the loss.
+
+    Mini-batches: with ``batch_size=None`` (the default) every step uses all ``m``
+    examples.  With an int ``B`` (``1 <= B <= m``) a step is one update on one
+    mini-batch (stochastic gradient descent): each epoch cuts its order of the
+    examples into ``ceil(m / B)`` consecutive mini-batches (the last smaller when ``B``
+    does not divide ``m``) and epochs follow one another as ``steps`` needs.  The order
+    is ``0..m-1`` in every epoch, or with ``shuffle_seed`` (an int >= 0) a fresh
+    permutation per epoch drawn from one ``numpy.random.default_rng(shuffle_seed)``;
+    every model of an ensemble sees the same mini-batches.  The recorded loss, the
+    :data:`METRICS` and the callback's :class:`StepInfo` are then those of the step's
+    mini-batch (its mean loss), not of the whole training set.  ``batch_size=m`` without
+    a shuffle gives the full-batch bits.  The fused kernel is full-batch only.
 
     Backends (``backend``):
 
@@ -294,6 +358,15 @@ def train(
     """
     steps = check_int(steps, "steps", "train", low=1)
     record_every = check_int(record_every, "record_every", "train", low=0)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", "train", low=1)
+    if shuffle_seed is not None:
+        shuffle_seed = check_int(shuffle_seed, "shuffle_seed", "train", low=0)
+        if batch_size is None:
+            raise InitlabValueError(
+                f"The 'shuffle_seed' argument of train needs a 'batch_size' (it orders the mini-batches). "
+                f"Got shuffle_seed={shuffle_seed} with batch_size=None."
+            )
     if backend is not None:
         backend = check_choice(backend, "backend", TRAIN_BACKENDS, "train")
     if device is not None and backend != "torch":
@@ -315,21 +388,27 @@ def train(
     n_models = check_params(net, params)
     opt.rates(n_models, "train", "lr" if not isinstance(optimizer, Optimizer) else "optimizer")
     X, Y = check_data(net, X, Y)
+    if batch_size is not None and batch_size > int(X.shape[1]):
+        raise InitlabValueError(
+            f"The 'batch_size' argument of train must be at most the number of examples m = {int(X.shape[1])} "
+            f"(the columns of X). Got {batch_size} instead."
+        )
     if backend == "torch":
         home = "numpy" if isinstance(params["W1"], np.ndarray) else "torch"
         moved = to_backend(params, "torch", device)
         Xt, Yt = to_backend(X, "torch", device), to_backend(Y, "torch", device)
-        history = _train_batched(net, moved, Xt, Yt, steps, opt, record_every, callback)
+        history = _train_batched(net, moved, Xt, Yt, steps, opt, record_every, callback, batch_size, shuffle_seed)
         params.update(to_backend(moved, home))
         return history
     numpy_arrays = isinstance(params["W1"], np.ndarray)
     if backend == "numpy" and not numpy_arrays:
         home = to_backend(params, "numpy")
         history = train(net, home, to_numpy(X), to_numpy(Y), steps=steps, optimizer=opt, record_every=record_every,
-                        callback=callback, backend="numpy")  # fmt: skip
+                        callback=callback, backend="numpy", batch_size=batch_size,
+                        shuffle_seed=shuffle_seed)  # fmt: skip
         params.update(to_backend(home, "torch", str(getattr(params["W1"], "device", "cpu"))))
         return history
-    why_not = _fused_scope(net, params, X, opt, callback)
+    why_not = _fused_scope(net, params, X, opt, callback, batch_size)
     if backend == "numba" and why_not is not None:
         raise InitlabValueError(f"The 'numba' backend of train {why_not}: use backend='numpy' or 'torch'.")
     m = int(X.shape[1])
@@ -337,7 +416,7 @@ def train(
     if backend == "numba" or auto:
         return _train_numba(net, params, X, Y, steps, opt, record_every)
     if not numpy_arrays:
-        return _train_batched(net, params, X, Y, steps, opt, record_every, callback)
+        return _train_batched(net, params, X, Y, steps, opt, record_every, callback, batch_size, shuffle_seed)
     # C-ordered working arrays: a model alone and model k of a stack start in the same memory layout (an
     # orthogonal init comes out of QR F-ordered); the caller's arrays are never written into
     work = {key: np.ascontiguousarray(value) for key, value in params.items()}
@@ -345,9 +424,9 @@ def train(
     threads = _blas_threads(net, m)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is data, not an error
         if threads is None:
-            history = _train_batched(net, work, X, Y, steps, opt, record_every, callback)
+            history = _train_batched(net, work, X, Y, steps, opt, record_every, callback, batch_size, shuffle_seed)
         else:
             with _blas_controller().limit(limits=threads, user_api="blas"):
-                history = _train_batched(net, work, X, Y, steps, opt, record_every, callback)
+                history = _train_batched(net, work, X, Y, steps, opt, record_every, callback, batch_size, shuffle_seed)
     params.update(work)
     return history
