@@ -8,7 +8,7 @@ What is guaranteed about ensembles (details in :func:`train`):
 
 - numpy (``backend="numpy"``, the reference): model ``k`` of an ensemble is model ``k``
   alone, bit for bit (losses, parameters, records), for every activation, loss,
-  optimizer, dtype and memory layout, given a BLAS that returns the same bits for the
+  optimizer, dtype, memory layout and mini-batch setting, given a BLAS that returns the same bits for the
   same call on operands of the same shape and layout;
 - numba (the fused kernel): the same, for the kernel's own numbers; they agree with
   numpy's to about 1e-10 in float64 and 1e-5 in float32, not bit for bit;

@@ -305,7 +305,8 @@ def train(
     ``X`` is ``(n_0, m)`` and ``Y`` ``(n_L, m)`` (examples as columns; labels 0/1 for
     ``bce``, one-hot columns for ``softmax_ce``); ``params`` holds ``W1, b1, ..., WL, bL``
     of one model or of ``M`` (a leading model axis).  All of it is checked before the
-    first step.  ``optimizer`` is a name (``gd``, ``momentum``, ``adam``) with ``lr``
+    first step.  ``optimizer`` is a name (``gd``, ``momentum``, ``adam``,
+    ``heavy_ball``, ``nesterov``: :data:`~initlab.engine.OPTIMIZERS`) with ``lr``
     (a float or one per model; 0.01 when left out), or an
     :class:`~initlab.engine.Optimizer`, which carries its own ``lr``.  Every
     ``record_every`` steps (and at the last step) the :data:`METRICS` are recorded
@@ -328,7 +329,7 @@ def train(
 
     - ``None`` (the default): the fused numba kernel when the run is in its scope
       (numpy float32/float64 arrays; hidden activations tanh, relu, sigmoid, linear;
-      loss ``bce``; optimizer ``gd``; no callback) and large enough to pay for loading
+      loss ``bce``; optimizer ``gd``; full batch; no callback) and large enough to pay for loading
       it (the numpy path would take more than ``NUMBA_MIN_SECONDS``, 2 s, by the estimate
       ``steps x M x (40 us x L + 3 m x weights / 2e9)``); otherwise the numpy
       reference, or torch when the arrays are torch tensors.
@@ -355,6 +356,16 @@ def train(
     >>> h = train(net, p, X, Y, steps=2000, lr=1.0, record_every=1000)
     >>> bool(h.loss[-1, 0] < 0.01), h.record_steps.tolist(), h.stats["act_std"].shape
     (True, [0, 1000, 1999], (3, 1, 2))
+
+    Mini-batches of ``m`` examples in order are the full batch, to the bit; two shuffled
+    mini-batches of 2 make 2 steps per epoch:
+
+    >>> a, b, c = (init_params(net.layer_dims, weights="xavier_normal", rng=0) for _ in range(3))
+    >>> full, mini = train(net, a, X, Y, steps=50), train(net, b, X, Y, steps=50, batch_size=4)
+    >>> bool((full.loss == mini.loss).all())
+    True
+    >>> train(net, c, X, Y, steps=6, lr=1.0, batch_size=2, shuffle_seed=0).loss.shape
+    (6, 1)
     """
     steps = check_int(steps, "steps", "train", low=1)
     record_every = check_int(record_every, "record_every", "train", low=0)
