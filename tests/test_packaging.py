@@ -56,6 +56,7 @@ LAYERS = {
     "engine": 2,
     "diagnostics": 3,
     "results": 3,
+    "theory": 3,
     "experiments": 4,
     "torch": 5,
     "explorer": 5,  # beside torch, never importing it

@@ -1,0 +1,163 @@
+"""Gaussian expectations of an activation: closed forms where they exist, Gauss-Hermite otherwise.
+
+Everything mean-field theory needs is an expectation over a standard normal ``z``
+(or a pair ``z1, z2``) of the activation ``phi`` and its derivative ``phi'``:
+
+- ``E[f(z)] = (2 pi)^(-1/2) int f(x) exp(-x^2 / 2) dx ~= sum_i w_i f(x_i) / sqrt(2 pi)`` with
+  the probabilists' Gauss-Hermite nodes ``x_i`` and weights ``w_i``
+  (:func:`numpy.polynomial.hermite_e.hermegauss`); exact for polynomials of degree
+  ``< 2 n``, spectrally accurate for smooth ``phi`` (tanh, sigmoid, sin...), only
+  algebraically accurate across a kink (relu's correlation map: about 1.3e-3 at 100
+  nodes, 4.4e-4 at 300), which is why relu and linear use their closed forms by default.
+  Smooth is not enough at large ``q``: ``tanh(sqrt(q) z)`` steepens into a step, and the
+  relative error of tanh's ``E[phi^2]`` at 100 nodes (against 300) is 1.6e-11 at ``q = 1``,
+  2.8e-5 at ``q = 5`` and 5.5e-3 at ``q = 20`` (at 250 nodes: 1.1e-8 at ``q = 5``); raise
+  ``nodes`` (up to 300) for large variances;
+- the pair ``u1 = sqrt(q) z1``, ``u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2)`` (variance ``q``,
+  correlation ``c``) on the tensor grid of ``n x n`` nodes.
+
+Closed forms (``method="auto"``):
+
+- linear: ``E[phi(u)^2] = q``, ``E[phi'^2] = 1``, ``E[phi(u1) phi(u2)] = q c``;
+- relu (Cho & Saul 2009, the arc-cosine kernel of degree 1): ``E[phi(u)^2] = q / 2``,
+  ``E[phi'(u)^2] = 1 / 2``, ``E[phi(u1) phi(u2)] = q (sqrt(1 - c^2) + (pi - arccos c) c) / (2 pi)``,
+  ``E[phi'(u1) phi'(u2)] = (pi - arccos c) / (2 pi)``.
+
+An activation is a name of :data:`initlab.engine.ACTIVATIONS` (``phi'`` is the engine's
+own derivative), an :class:`initlab.engine.Activation`, or a Python callable ``phi``
+acting elementwise on a numpy array; a callable's derivative is the central difference
+``phi'(x) ~= (phi(x + h) - phi(x - h)) / (2 h)`` with ``h = 1e-6``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
+
+from .._validation import InitlabTypeError, check_choice, check_int
+from ..engine import Activation, get_activation
+
+__all__ = ["METHODS", "Gaussian", "resolve"]
+
+#: ``"auto"``: closed forms for relu and linear, quadrature otherwise; ``"quadrature"``: always quadrature.
+METHODS = ("auto", "quadrature")
+_CLOSED = ("linear", "relu")
+_FD_STEP = 1e-6
+
+
+@lru_cache(maxsize=16)
+def _nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
+    x, w = hermegauss(n)
+    return x, w / math.sqrt(2.0 * math.pi)  # weights of the standard normal: they sum to 1
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """Gaussian expectations of one activation (see the module docstring)."""
+
+    name: str
+    phi: Callable[[np.ndarray], np.ndarray]
+    dphi: Callable[[np.ndarray], np.ndarray]
+    closed: str | None  # "relu", "linear" or None (quadrature)
+    nodes: int
+
+    def sq(self, q: np.ndarray) -> np.ndarray:
+        """``E[phi(sqrt(q) z)^2]`` for each entry of ``q`` (any shape)."""
+        if self.closed == "linear":
+            return np.array(q, dtype=np.float64)
+        if self.closed == "relu":
+            return np.asarray(q / 2.0)
+        x, w = _nodes(self.nodes)
+        u = np.sqrt(q)[..., None] * x  # (*q.shape, n)
+        return np.asarray(self.phi(u) ** 2 @ w)
+
+    def dsq(self, q: np.ndarray) -> np.ndarray:
+        """``E[phi'(sqrt(q) z)^2]``."""
+        if self.closed == "linear":
+            return np.ones_like(q)
+        if self.closed == "relu":
+            return np.full_like(q, 0.5)
+        x, w = _nodes(self.nodes)
+        u = np.sqrt(q)[..., None] * x
+        return np.asarray(self.dphi(u) ** 2 @ w)
+
+    def dsq_dq(self, q: np.ndarray) -> np.ndarray:
+        """``d E[phi(sqrt(q) z)^2] / dq = E[phi(u) phi'(u) z] / sqrt(q)`` (``q`` > 0)."""
+        if self.closed == "linear":
+            return np.ones_like(q)
+        if self.closed == "relu":
+            return np.full_like(q, 0.5)
+        x, w = _nodes(self.nodes)
+        s = np.sqrt(q)[..., None]
+        u = s * x
+        return np.asarray((self.phi(u) * self.dphi(u) * x / s) @ w)
+
+    def _pair(self, q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, w = _nodes(self.nodes)
+        z1, z2 = x[:, None], x[None, :]
+        s, cc = np.sqrt(q)[..., None, None], c[..., None, None]
+        u1 = s * z1
+        u2 = s * (cc * z1 + np.sqrt(np.maximum(1.0 - cc * cc, 0.0)) * z2)  # (*shape, n, n)
+        return u1, u2, w[:, None] * w[None, :]
+
+    def cross(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """``E[phi(u1) phi(u2)]`` for pre-activations of variance ``q`` and correlation ``c`` (broadcast)."""
+        q, c = np.broadcast_arrays(q, c)
+        if self.closed == "linear":
+            return np.asarray(q * c)
+        if self.closed == "relu":
+            return np.asarray(
+                q * (np.sqrt(np.maximum(1.0 - c * c, 0.0)) + (math.pi - np.arccos(c)) * c) / (2.0 * math.pi)
+            )
+        u1, u2, ww = self._pair(q, c)
+        return np.asarray((self.phi(u1) * self.phi(u2) * ww).sum(axis=(-2, -1)))
+
+    def dcross(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """``E[phi'(u1) phi'(u2)]``."""
+        q, c = np.broadcast_arrays(q, c)
+        if self.closed == "linear":
+            return np.ones_like(q)
+        if self.closed == "relu":
+            return np.asarray((math.pi - np.arccos(c)) / (2.0 * math.pi) + 0.0 * q)
+        u1, u2, ww = self._pair(q, c)
+        return np.asarray((self.dphi(u1) * self.dphi(u2) * ww).sum(axis=(-2, -1)))
+
+
+def _from_callable(phi: Callable[..., Any]) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[..., Any]]:
+    def f(u: np.ndarray) -> np.ndarray:
+        return np.asarray(phi(u), dtype=np.float64)
+
+    def df(u: np.ndarray) -> np.ndarray:  # central difference, h = 1e-6
+        return np.asarray((f(u + _FD_STEP) - f(u - _FD_STEP)) / (2.0 * _FD_STEP))
+
+    return f, df
+
+
+def resolve(activation: Any, where: str, *, method: str = "auto", nodes: int = 100) -> Gaussian:
+    """The :class:`Gaussian` expectations of ``activation`` (a name, an Activation or a callable)."""
+    check_choice(method, "method", METHODS, where)
+    n = check_int(nodes, "nodes", where, low=2, high=300)  # numpy's hermegauss overflows near 400 nodes
+    if isinstance(activation, (str, Activation)):
+        act = get_activation(activation)
+
+        def phi(u: np.ndarray) -> np.ndarray:
+            return np.asarray(act.forward(np, u))
+
+        def dphi(u: np.ndarray) -> np.ndarray:
+            return np.asarray(act.derivative(np, u, act.forward(np, u)))
+
+        closed = act.name if act.name in _CLOSED and method == "auto" else None
+        return Gaussian(act.name, phi, dphi, closed, n)
+    if callable(activation):
+        f, df = _from_callable(activation)
+        return Gaussian(getattr(activation, "__name__", "callable"), f, df, None, n)
+    raise InitlabTypeError(
+        f"The 'activation' argument of {where} must be an activation name (e.g. 'tanh'), an Activation or a "
+        f"callable phi(z). Got {activation!r} instead."
+    )

@@ -1,0 +1,244 @@
+"""Mean-field theory: closed forms, quadrature accuracy, known critical points, and Monte Carlo on the engine."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from initlab._validation import InitlabTypeError, InitlabValueError
+from initlab.engine import MLP, Activation, forward, init_ensemble
+from initlab.theory import (
+    c_star,
+    chi_1,
+    correlation_map,
+    critical_sigma_w2,
+    depth_scales,
+    phase_diagram,
+    predict_layers,
+    q_star,
+    variance_map,
+)
+
+
+def _sin(z: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sin(z))
+
+
+def _relu_kernel(q: float, c: np.ndarray) -> np.ndarray:
+    """E[relu(u1) relu(u2)], recomputed here (Cho & Saul 2009): q (sin t + (pi - t) cos t) / (2 pi), t = arccos c."""
+    t = np.arccos(c)
+    return np.asarray(q * (np.sin(t) + (math.pi - t) * np.cos(t)) / (2 * math.pi))
+
+
+# --- closed forms -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sw, sb", [(0.5, 0.0), (1.0, 0.1), (1.9, 0.3)])
+def test_relu_closed_forms(sw: float, sb: float) -> None:
+    q = np.array([0.0, 0.2, 1.0, 7.5])
+    np.testing.assert_allclose(variance_map(q, "relu", sw, sb), sw * q / 2 + sb, rtol=1e-15)
+    assert chi_1("relu", sw, sb) == pytest.approx(sw / 2, rel=1e-15)
+    assert q_star("relu", sw, sb) == pytest.approx(sb / (1 - sw / 2), rel=1e-14, abs=1e-300)
+    xi_q, xi_c = depth_scales("relu", sw, sb)
+    assert xi_q == pytest.approx(-1 / math.log(sw / 2), rel=1e-12)
+    if sb > 0:  # c* = 1 and the map's slope there is sigma_w2 / 2
+        assert c_star("relu", sw, sb) == pytest.approx(1.0, abs=1e-10)
+        assert xi_c == pytest.approx(-1 / math.log(sw / 2), rel=1e-6)
+
+
+def test_linear_closed_forms() -> None:
+    np.testing.assert_allclose(variance_map([0.5, 2.0], "linear", 0.8, 0.1), [0.5, 1.7])
+    assert q_star("linear", 0.8, 0.1) == pytest.approx(0.5)
+    assert chi_1("linear", 0.8, 0.1) == pytest.approx(0.8)
+    assert critical_sigma_w2(0.3, "linear") == 1.0
+
+
+@pytest.mark.parametrize("sb", [0.0, 0.05, 1.0])
+def test_relu_critical_line(sb: float) -> None:
+    assert critical_sigma_w2(sb, "relu") == 2.0
+    if sb == 0:  # with a bias the quadrature line is reached only as q* -> infinity
+        assert critical_sigma_w2(sb, "relu", method="quadrature") == pytest.approx(2.0, rel=1e-12)
+    else:
+        with pytest.raises(InitlabValueError, match="no transition at a finite q"):
+            critical_sigma_w2(sb, "relu", method="quadrature")
+
+
+def test_relu_diverges_above_two() -> None:
+    with pytest.raises(InitlabValueError, match="no finite stable fixed point.*relu"):
+        q_star("relu", 2.5, 0.0)
+    with pytest.raises(InitlabValueError, match="grows without bound"):
+        chi_1("relu", 2.0, 0.1)
+    with pytest.raises(InitlabValueError, match="grows without bound"):
+        q_star("relu", 2.5, 0.0, method="quadrature")
+
+
+def test_relu_correlation_map_is_the_arc_cosine_kernel() -> None:
+    sw, sb = 1.5, 0.2
+    q = sb / (1 - sw / 2)
+    c = np.linspace(-1, 1, 11)
+    np.testing.assert_allclose(correlation_map(c, "relu", sw, sb), (sw * _relu_kernel(q, c) + sb) / q, rtol=1e-13)
+
+
+def test_callable_sin_has_its_closed_form() -> None:
+    """E[sin(sqrt(q) z)^2] = (1 - exp(-2 q)) / 2; E[cos^2] = (1 + exp(-2 q)) / 2 (through the central difference)."""
+    q = np.array([0.1, 1.0, 3.0])
+    np.testing.assert_allclose(variance_map(q, _sin, 2.0, 0.1), 2.0 * (1 - np.exp(-2 * q)) / 2 + 0.1, rtol=1e-13)
+    qs = q_star(_sin, 2.0, 0.1)
+    assert qs == pytest.approx(2.0 * (1 - math.exp(-2 * qs)) / 2 + 0.1, rel=1e-12)
+    assert chi_1(_sin, 2.0, 0.1) == pytest.approx(2.0 * (1 + math.exp(-2 * qs)) / 2, rel=1e-9)
+
+
+# --- quadrature against the closed forms --------------------------------------------------
+
+
+@pytest.mark.parametrize("nodes", [20, 100, 300])
+def test_relu_quadrature_one_dimensional_maps_are_exact(nodes: int) -> None:
+    """With an even node count no node sits on the kink and the nodes are symmetric: E[relu(u)^2] is exact."""
+    q = np.array([0.01, 1.0, 50.0])
+    exact = variance_map(q, "relu", 1.7, 0.2)
+    quad = variance_map(q, "relu", 1.7, 0.2, method="quadrature", nodes=nodes)
+    assert np.abs(quad - exact).max() < 1e-12 * exact.max()
+    assert chi_1("relu", 1.7, 0.2, method="quadrature", nodes=nodes) == pytest.approx(0.85, abs=1e-14)
+
+
+def test_relu_quadrature_of_the_correlation_map_converges_like_one_over_n() -> None:
+    """The kink limits the 2-D grid: the error falls about as 1/n (measured: 6.7e-3, 1.3e-3, 4.4e-4 at 20, 100, 300)."""
+    c = np.linspace(-0.99, 0.999, 9)
+    exact = correlation_map(c, "relu", 1.0, 0.1)
+    errors = [
+        np.abs(correlation_map(c, "relu", 1.0, 0.1, method="quadrature", nodes=n) - exact).max() for n in (20, 100, 300)
+    ]
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 1e-3
+    assert errors[0] / errors[2] > 5  # roughly 1/n: 15x fewer nodes, ~15x the error
+
+
+def test_tanh_quadrature_converges_fast_at_moderate_q() -> None:
+    """A smooth activation: at q <= 1, 150 and 300 nodes agree to 1e-13; at q = 5 the steep tanh needs more."""
+    q = np.array([0.1, 0.5, 1.0])
+    a = variance_map(q, "tanh", 1.5, 0.05, nodes=150)
+    b = variance_map(q, "tanh", 1.5, 0.05, nodes=300)
+    np.testing.assert_allclose(a, b, rtol=1e-13)
+    err = [
+        abs(float(variance_map(5.0, "tanh", 1.0, 0.0, nodes=n) / variance_map(5.0, "tanh", 1.0, 0.0, nodes=300)) - 1)
+        for n in (50, 100, 200)
+    ]
+    assert err[0] > 1e-4 and 1e-6 < err[1] < 1e-4 and err[2] < 1e-6  # measured 1.2e-3, 2.8e-5, 1.2e-7
+    c = np.array([-0.5, 0.3, 0.9])
+    np.testing.assert_allclose(
+        correlation_map(c, "tanh", 1.5, 0.05, nodes=100), correlation_map(c, "tanh", 1.5, 0.05, nodes=200), rtol=1e-12
+    )
+
+
+# --- tanh: the known critical points ------------------------------------------------------
+
+
+def test_tanh_critical_point_at_zero_bias() -> None:
+    assert critical_sigma_w2(0.0, "tanh") == pytest.approx(1.0, abs=1e-10)
+
+
+def test_tanh_critical_point_at_sigma_b2_005() -> None:
+    """Schoenholz et al. (2017): ~1.76.  Converged in the node count: 1.76140709 (20), 1.76095469 (50), 1.7609546396 (100 to 300)."""
+    values = [critical_sigma_w2(0.05, "tanh", nodes=n) for n in (50, 100, 300)]
+    assert abs(values[1] - values[2]) < 1e-11 and abs(values[0] - values[2]) < 1e-7
+    assert values[-1] == pytest.approx(1.7609546396, abs=1e-9)
+    sw = values[-1]
+    assert chi_1("tanh", sw, 0.05) == pytest.approx(1.0, abs=1e-9)
+    assert chi_1("tanh", sw * 0.95, 0.05) < 1 < chi_1("tanh", sw * 1.05, 0.05)
+
+
+def test_tanh_phases() -> None:
+    """Ordered: c* = 1, finite xi_c; chaotic: c* < 1; near the line xi_c is large."""
+    assert c_star("tanh", 1.2, 0.05) == pytest.approx(1.0, abs=1e-9)
+    assert c_star("tanh", 3.0, 0.05) < 0.5
+    sw = critical_sigma_w2(0.05, "tanh")
+    assert depth_scales("tanh", sw * 1.01, 0.05)[1] > 5 * depth_scales("tanh", 3.0, 0.05)[1]
+
+
+def test_phase_diagram_shapes_and_nan() -> None:
+    d = phase_diagram([0.5, 1.5, 3.0], [0.0, 0.1], "relu")
+    assert d.chi_1.shape == d.q_star.shape == d.xi_c.shape == (3, 2)
+    np.testing.assert_allclose(d.chi_1[:2], [[0.25, 0.25], [0.75, 0.75]])
+    assert np.isnan(d.chi_1[2]).all() and np.isnan(d.q_star[2]).all()
+    t = phase_diagram([1.0, 2.5], [0.05], "tanh")
+    assert t.chi_1[0, 0] < 1 < t.chi_1[1, 0]
+
+
+# --- Monte Carlo on the engine's ensembles ------------------------------------------------
+
+_SIN = Activation("sin", lambda xp, z: xp.sin(z), lambda xp, z, a: xp.cos(z))
+
+
+def _measured(act: str | Activation, sw: float, sb: float, depth: int, q0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-layer mean of Z[l]^2 over an ensemble of 32 width-300 nets, and its standard error over the models."""
+    n, m, M = 300, 32, 32
+    dims = [n] * (depth + 1)
+    weights = f"normal(std={math.sqrt(sw / n)!r})"  # W[l] ~ N(0, sigma_w2 / n_{l-1})
+    biases = "zeros" if sb == 0 else f"normal(std={math.sqrt(sb)!r})"
+    params = init_ensemble(dims, seeds=list(range(M)), weights=weights, biases=biases)
+    X = np.random.default_rng(1000).standard_normal((n, m))
+    X *= np.sqrt(q0 * n / (X**2).sum(axis=0))  # every input has ||x||^2 / n_0 = q0 exactly
+    _, caches = forward(MLP.make(dims, act, "mse"), params, X)
+    per_model = np.array([(Z**2).mean(axis=(1, 2)) for _, Z, _ in caches])  # (depth, M); models are independent
+    return per_model.mean(axis=1), per_model.std(axis=1, ddof=1) / math.sqrt(M)
+
+
+@pytest.mark.parametrize(
+    "act, theory_act, sw, sb, q0",
+    [
+        ("tanh", "tanh", 1.76, 0.05, 1.0),
+        ("tanh", "tanh", 3.0, 0.1, 0.5),
+        ("relu", "relu", 2.0, 0.1, 1.0),
+        ("relu", "relu", 1.5, 0.0, 2.0),
+        (_SIN, _sin, 2.0, 0.05, 1.0),  # the theory sees only the callable (quadrature + central difference)
+    ],
+)
+def test_predicted_variances_match_the_engine(
+    act: str | Activation, theory_act: object, sw: float, sb: float, q0: float
+) -> None:
+    depth = 6
+    mean, se = _measured(act, sw, sb, depth, q0)
+    predicted = predict_layers(theory_act, sw, sb, depth, q0).q
+    assert predicted.shape == (depth,)
+    assert np.all(np.abs(mean - predicted) < 4 * se), (mean, predicted, se)
+    assert np.all(se < 0.05 * predicted)  # the check has teeth: a 5 % miss would fail
+
+
+def test_predict_layers_correlations() -> None:
+    p = predict_layers("relu", 1.0, 0.1, 30, 1.0, c0=0.0)
+    assert p.c is not None and p.c.shape == (30,)
+    assert np.all(np.diff(p.c) > 0) and p.c[-1] == pytest.approx(1.0, abs=1e-6)  # ordered: inputs merge
+    assert p.q[-1] == pytest.approx(q_star("relu", 1.0, 0.1), rel=1e-6)
+    t = predict_layers("tanh", 3.0, 0.05, 300, 1.0, c0=0.9)  # xi_c = 9: 300 layers reach c* to ~1e-15
+    assert t.c is not None and t.c[-1] == pytest.approx(c_star("tanh", 3.0, 0.05), abs=1e-6)  # chaotic
+    assert predict_layers("tanh", 1.0, 0.0, 3, 1.0).c is None
+
+
+# --- bad arguments -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: variance_map(-1.0, "relu", 1.0, 0.0), InitlabValueError, "'q' argument of variance_map"),
+        (lambda: variance_map(1.0, "relu", -1.0, 0.0), InitlabValueError, "'sigma_w2' argument of variance_map"),
+        (lambda: variance_map(1.0, "relu", 1.0, float("nan")), InitlabValueError, "'sigma_b2'"),
+        (lambda: variance_map(1.0, "rleu", 1.0, 0.0), InitlabValueError, "Did you mean 'relu'"),
+        (lambda: variance_map(1.0, 3, 1.0, 0.0), InitlabTypeError, "'activation' argument of variance_map"),
+        (lambda: variance_map(1.0, "tanh", 1.0, 0.0, method="exact"), InitlabValueError, "'method'"),
+        (lambda: q_star("tanh", 1.0, 0.0, nodes=1), InitlabValueError, "'nodes' argument of q_star"),
+        (lambda: q_star("tanh", 1.0, 0.0, nodes=1000), InitlabValueError, "<= 300"),
+        (lambda: correlation_map(1.5, "tanh", 1.0, 0.1), InitlabValueError, "'c' argument of correlation_map"),
+        (lambda: predict_layers("tanh", 1.0, 0.0, 0, 1.0), InitlabValueError, "'depth' argument of predict_layers"),
+        (lambda: predict_layers("tanh", 1.0, 0.0, 3, -1.0), InitlabValueError, "'q0' argument"),
+        (lambda: predict_layers("tanh", 1.0, 0.0, 3, 1.0, c0=2.0), InitlabValueError, "'c0' argument"),
+        (lambda: phase_diagram([], [0.0], "tanh"), InitlabValueError, "'sigma_w2_grid'"),
+        (lambda: phase_diagram([1.0], np.zeros((1, 1)), "tanh"), InitlabValueError, "'sigma_b2_grid'"),
+        (lambda: critical_sigma_w2(-0.1, "tanh"), InitlabValueError, "'sigma_b2' argument of critical_sigma_w2"),
+    ],
+)
+def test_errors(call: object, exc: type[Exception], message: str) -> None:
+    with pytest.raises(exc, match=message):
+        call()  # type: ignore[operator]
