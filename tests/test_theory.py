@@ -157,6 +157,24 @@ def test_tanh_phases() -> None:
     assert depth_scales("tanh", sw * 1.01, 0.05)[1] > 5 * depth_scales("tanh", 3.0, 0.05)[1]
 
 
+def test_xi_c_diverges_on_both_sides_of_the_line() -> None:
+    """Schoenholz et al. (2017): xi_c -> infinity at chi_1 = 1, from the ordered and from the chaotic side."""
+    sw = critical_sigma_w2(0.05, "tanh")
+    below, above = depth_scales("tanh", sw * 0.999, 0.05)[1], depth_scales("tanh", sw * 1.001, 0.05)[1]
+    assert below > 1000 and above > 1000  # measured 2662 and 2669
+    assert depth_scales("tanh", sw * 0.9, 0.05)[1] < below / 10
+
+
+def test_tanh_quadrature_against_mpmath() -> None:
+    """An independent reference: mpmath's adaptive quadrature of E[tanh(sqrt(q) z)^2] at 30 digits."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 30
+    for q, tol in [(0.3, 1e-14), (1.0, 1e-10), (5.0, 1e-4)]:  # measured at 100 nodes: ~1e-16, 1.6e-11, 2.8e-5
+        f = lambda x: mpmath.tanh(mpmath.sqrt(q) * x) ** 2 * mpmath.exp(-(x**2) / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731,B023
+        exact = float(mpmath.quad(f, [-mpmath.inf, -1, 0, 1, mpmath.inf]))
+        assert abs(float(variance_map(q, "tanh", 1.0, 0.0)) / exact - 1) < tol
+
+
 def test_phase_diagram_shapes_and_nan() -> None:
     d = phase_diagram([0.5, 1.5, 3.0], [0.0, 0.1], "relu")
     assert d.chi_1.shape == d.q_star.shape == d.xi_c.shape == (3, 2)

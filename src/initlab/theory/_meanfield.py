@@ -93,12 +93,12 @@ def _V(g: Gaussian, q: np.ndarray, sw: float, sb: float) -> np.ndarray:
     return sw * g.sq(q) + sb
 
 
-def _fixed_point(f: Callable[[float], float], x: float, floor: float) -> float | None:
+def _fixed_point(f: Callable[[float], float], x: float, floor: float, max_iter: int = _MAX_ITER) -> float | None:
     """Iterate ``x <- f(x)``; stop once the geometric tail ``dx r / (1 - r)`` (Aitken) is below 1e-13 of
-    ``max(|limit|, floor)`` and return that limit.  None when it has not settled in 20,000 steps;
-    inf or nan when an iterate leaves ``[-1e150, 1e150]``."""
+    ``max(|limit|, floor)`` and return that limit.  None when it has not settled in ``max_iter`` steps;
+    inf when an iterate leaves ``[-1e150, 1e150]``."""
     dx_prev = 0.0
-    for _ in range(_MAX_ITER):
+    for _ in range(max_iter):
         nxt = f(x)
         if not math.isfinite(nxt) or abs(nxt) > _Q_CAP:
             return math.inf
@@ -217,12 +217,39 @@ def correlation_map(
 
 
 def _c_star(g: Gaussian, q: float, sw: float, sb: float) -> float:
+    """Iterate the correlation map from ``c = 0`` (30 steps at most), then finish with Newton's method on
+    ``h(c) = C(c) - c`` (its slope is known), kept inside a bracket ``h(x) > 0 >= h(hi)`` by bisection:
+    near the order-to-chaos line plain iteration crawls at rate ``chi_c``."""
     if g.closed is not None and sb > 0.0:  # relu, linear below the line: c = 1 is the stable fixed point
         return 1.0
-    c = _fixed_point(lambda x: float(_C(g, q, np.asarray(x), sw, sb)), 0.0, 1.0)
-    if c is None or not math.isfinite(c):
-        return math.nan  # a marginal point: the correlation drifts algebraically
-    return min(max(c, -1.0), 1.0)
+    if g.closed == "relu":  # sigma_b2 = 0: c -> (sqrt(1 - c^2) + (pi - arccos c) c) / pi > c, so c* = 1 (slope 1)
+        return 1.0
+    qe = max(q, _Q_FLOOR)
+    q_next = float(_V(g, np.asarray(qe), sw, sb))
+
+    def cmap(x: float) -> float:
+        return float(_C(g, q, np.asarray(x), sw, sb))
+
+    c = _fixed_point(cmap, 0.0, 1.0, max_iter=30)
+    if c is not None:
+        return min(max(c, -1.0), 1.0)
+    x = 0.0
+    for _ in range(30):  # from c = 0 the iterates rise towards c*, so h(x) = C(x) - x > 0 below c*
+        x = cmap(x)
+    hi = 1.0  # h(hi) <= 0 once a step lands above c*; bisection between x and hi from then on
+    for _ in range(200):
+        slope = sw * qe * float(g.dcross(np.asarray(qe), np.asarray(x))) / q_next
+        h = cmap(x) - x
+        nxt = x - h / (slope - 1.0) if slope < 1.0 else 0.5 * (x + hi)
+        if not x < nxt < hi:
+            nxt = 0.5 * (x + hi)
+        if abs(nxt - x) <= 1e-14 or hi - x <= 1e-14:
+            return min(nxt, 1.0)
+        if cmap(nxt) - nxt > 0.0:
+            x = nxt
+        else:
+            hi = nxt
+    return math.nan  # a marginal point: the correlation drifts algebraically
 
 
 def c_star(activation: Any, sigma_w2: float, sigma_b2: float, *, method: str = "auto", nodes: int = 100) -> float:
