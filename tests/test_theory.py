@@ -65,6 +65,22 @@ def test_relu_critical_line(sb: float) -> None:
             critical_sigma_w2(sb, "relu", method="quadrature")
 
 
+@pytest.mark.parametrize("slope", [0.01, 0.2, 0.7])
+def test_leaky_relu_closed_forms_match_quadrature(slope: float) -> None:
+    act = f"leaky_relu(slope={slope})"
+    q, c = np.array([0.3, 2.0]), np.linspace(-1, 1, 9)
+    np.testing.assert_allclose(variance_map(q, act, 1.2, 0.1), 1.2 * (1 + slope**2) * q / 2 + 0.1, rtol=1e-15)
+    np.testing.assert_allclose(
+        variance_map(q, act, 1.2, 0.1, method="quadrature", nodes=100), variance_map(q, act, 1.2, 0.1), rtol=1e-13
+    )
+    exact = correlation_map(c, act, 1.2, 0.1)
+    quad = correlation_map(c, act, 1.2, 0.1, method="quadrature", nodes=300)
+    assert np.abs(quad - exact).max() < 1e-3  # the kink: ~1/n, as relu
+    assert chi_1(act, 1.2, 0.1) == pytest.approx(1.2 * (1 + slope**2) / 2, rel=1e-15)
+    assert critical_sigma_w2(0.05, act) == pytest.approx(2 / (1 + slope**2), rel=1e-15)
+    assert critical_sigma_w2(0.0, act, method="quadrature") == pytest.approx(2 / (1 + slope**2), rel=1e-10)
+
+
 def test_relu_diverges_above_two() -> None:
     with pytest.raises(InitlabValueError, match="no finite stable fixed point.*relu"):
         q_star("relu", 2.5, 0.0)
@@ -210,6 +226,7 @@ def _measured(act: str | Activation, sw: float, sb: float, depth: int, q0: float
         ("tanh", "tanh", 3.0, 0.1, 0.5),
         ("relu", "relu", 2.0, 0.1, 1.0),
         ("relu", "relu", 1.5, 0.0, 2.0),
+        ("leaky_relu(slope=0.2)", "leaky_relu(slope=0.2)", 1.9, 0.05, 1.0),
         (_SIN, _sin, 2.0, 0.05, 1.0),  # the theory sees only the callable (quadrature + central difference)
     ],
 )

@@ -4,7 +4,7 @@ How the pre-activation variance ``q^l`` and the correlation ``c^l`` of two input
 with depth in a wide random network with ``W[l] ~ N(0, sigma_w2 / n_{l-1})`` and
 ``b[l] ~ N(0, sigma_b2)``; where the order-to-chaos line lies (``chi_1 = 1``); how deep a
 signal travels (``xi_q``, ``xi_c``).  Poole et al. (2016), Schoenholz et al. (2017).
-Closed forms for relu and linear; Gauss-Hermite quadrature for every other activation.
+Closed forms for linear, relu and leaky_relu; Gauss-Hermite quadrature for every other activation.
 """
 
 from __future__ import annotations

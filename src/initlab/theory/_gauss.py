@@ -8,7 +8,8 @@ Everything mean-field theory needs is an expectation over a standard normal ``z`
   (:func:`numpy.polynomial.hermite_e.hermegauss`); exact for polynomials of degree
   ``< 2 n``, spectrally accurate for smooth ``phi`` (tanh, sigmoid, sin...), only
   algebraically accurate across a kink (relu's correlation map: about 1.3e-3 at 100
-  nodes, 4.4e-4 at 300), which is why relu and linear use their closed forms by default.
+  nodes, 4.4e-4 at 300), which is why the piecewise-linear activations use their closed
+  forms by default.
   Smooth is not enough at large ``q``: ``tanh(sqrt(q) z)`` steepens into a step, and the
   relative error of tanh's ``E[phi^2]`` at 100 nodes (against 300) is 1.6e-11 at ``q = 1``,
   2.8e-5 at ``q = 5`` and 5.5e-3 at ``q = 20`` (at 250 nodes: 1.1e-8 at ``q = 5``); raise
@@ -16,12 +17,14 @@ Everything mean-field theory needs is an expectation over a standard normal ``z`
 - the pair ``u1 = sqrt(q) z1``, ``u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2)`` (variance ``q``,
   correlation ``c``) on the tensor grid of ``n x n`` nodes.
 
-Closed forms (``method="auto"``):
+Closed forms (``method="auto"``) for the piecewise-linear ``phi(u) = relu(u) - a relu(-u)``:
+linear (``a = 1``), relu (``a = 0``), leaky_relu (``a`` its negative slope).  With
+``K(c) = q (sqrt(1 - c^2) + (pi - arccos c) c) / (2 pi)``, relu's arc-cosine kernel of degree 1
+(Cho & Saul 2009), and ``t = arccos c``:
 
-- linear: ``E[phi(u)^2] = q``, ``E[phi'^2] = 1``, ``E[phi(u1) phi(u2)] = q c``;
-- relu (Cho & Saul 2009, the arc-cosine kernel of degree 1): ``E[phi(u)^2] = q / 2``,
-  ``E[phi'(u)^2] = 1 / 2``, ``E[phi(u1) phi(u2)] = q (sqrt(1 - c^2) + (pi - arccos c) c) / (2 pi)``,
-  ``E[phi'(u1) phi'(u2)] = (pi - arccos c) / (2 pi)``.
+- ``E[phi(u)^2] = (1 + a^2) q / 2``, ``E[phi'(u)^2] = (1 + a^2) / 2``;
+- ``E[phi(u1) phi(u2)] = (1 + a^2) K(c) - 2 a K(-c)`` (linear: ``q c``);
+- ``E[phi'(u1) phi'(u2)] = ((1 + a^2) (pi - t) + 2 a t) / (2 pi)``.
 
 An activation is a name of :data:`initlab.engine.ACTIVATIONS` (``phi'`` is the engine's
 own derivative), an :class:`initlab.engine.Activation`, or a Python callable ``phi``
@@ -45,9 +48,8 @@ from ..engine import Activation, get_activation
 
 __all__ = ["METHODS", "Gaussian", "resolve"]
 
-#: ``"auto"``: closed forms for relu and linear, quadrature otherwise; ``"quadrature"``: always quadrature.
+#: ``"auto"``: closed forms for linear, relu and leaky_relu, quadrature otherwise; ``"quadrature"``: always.
 METHODS = ("auto", "quadrature")
-_CLOSED = ("linear", "relu")
 _FD_STEP = 1e-6
 
 
@@ -64,35 +66,29 @@ class Gaussian:
     name: str
     phi: Callable[[np.ndarray], np.ndarray]
     dphi: Callable[[np.ndarray], np.ndarray]
-    closed: str | None  # "relu", "linear" or None (quadrature)
+    neg: float | None  # piecewise linear phi (z for z > 0, neg * z below): closed forms; None: quadrature
     nodes: int
 
     def sq(self, q: np.ndarray) -> np.ndarray:
         """``E[phi(sqrt(q) z)^2]`` for each entry of ``q`` (any shape)."""
-        if self.closed == "linear":
-            return np.array(q, dtype=np.float64)
-        if self.closed == "relu":
-            return np.asarray(q / 2.0)
+        if self.neg is not None:
+            return np.asarray(q * (1.0 + self.neg**2) / 2.0, dtype=np.float64)
         x, w = _nodes(self.nodes)
         u = np.sqrt(q)[..., None] * x  # (*q.shape, n)
         return np.asarray(self.phi(u) ** 2 @ w)
 
     def dsq(self, q: np.ndarray) -> np.ndarray:
         """``E[phi'(sqrt(q) z)^2]``."""
-        if self.closed == "linear":
-            return np.ones_like(q)
-        if self.closed == "relu":
-            return np.full_like(q, 0.5)
+        if self.neg is not None:
+            return np.full_like(q, (1.0 + self.neg**2) / 2.0, dtype=np.float64)
         x, w = _nodes(self.nodes)
         u = np.sqrt(q)[..., None] * x
         return np.asarray(self.dphi(u) ** 2 @ w)
 
     def dsq_dq(self, q: np.ndarray) -> np.ndarray:
         """``d E[phi(sqrt(q) z)^2] / dq = E[phi(u) phi'(u) z] / sqrt(q)`` (``q`` > 0)."""
-        if self.closed == "linear":
-            return np.ones_like(q)
-        if self.closed == "relu":
-            return np.full_like(q, 0.5)
+        if self.neg is not None:
+            return np.full_like(q, (1.0 + self.neg**2) / 2.0, dtype=np.float64)
         x, w = _nodes(self.nodes)
         s = np.sqrt(q)[..., None]
         u = s * x
@@ -109,24 +105,25 @@ class Gaussian:
     def cross(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
         """``E[phi(u1) phi(u2)]`` for pre-activations of variance ``q`` and correlation ``c`` (broadcast)."""
         q, c = np.broadcast_arrays(q, c)
-        if self.closed == "linear":
-            return np.asarray(q * c)
-        if self.closed == "relu":
-            return np.asarray(
-                q * (np.sqrt(np.maximum(1.0 - c * c, 0.0)) + (math.pi - np.arccos(c)) * c) / (2.0 * math.pi)
-            )
+        if self.neg is not None:  # phi(u) = relu(u) - a relu(-u)
+            a = self.neg
+            return np.asarray((1.0 + a * a) * _arccos_kernel(q, c) - 2.0 * a * _arccos_kernel(q, -c))
         u1, u2, ww = self._pair(q, c)
         return np.asarray((self.phi(u1) * self.phi(u2) * ww).sum(axis=(-2, -1)))
 
     def dcross(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
         """``E[phi'(u1) phi'(u2)]``."""
         q, c = np.broadcast_arrays(q, c)
-        if self.closed == "linear":
-            return np.ones_like(q)
-        if self.closed == "relu":
-            return np.asarray((math.pi - np.arccos(c)) / (2.0 * math.pi) + 0.0 * q)
+        if self.neg is not None:  # P(same sign) = (pi - t) / pi, P(opposite signs) = t / pi, t = arccos c
+            a, t = self.neg, np.arccos(c)
+            return np.asarray(((1.0 + a * a) * (math.pi - t) + 2.0 * a * t) / (2.0 * math.pi) + 0.0 * q)
         u1, u2, ww = self._pair(q, c)
         return np.asarray((self.dphi(u1) * self.dphi(u2) * ww).sum(axis=(-2, -1)))
+
+
+def _arccos_kernel(q: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``E[relu(u1) relu(u2)] = q (sin t + (pi - t) cos t) / (2 pi)``, ``t = arccos c`` (Cho & Saul 2009)."""
+    return np.asarray(q * (np.sqrt(np.maximum(1.0 - c * c, 0.0)) + (math.pi - np.arccos(c)) * c) / (2.0 * math.pi))
 
 
 def _from_callable(phi: Callable[..., Any]) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[..., Any]]:
@@ -152,8 +149,10 @@ def resolve(activation: Any, where: str, *, method: str = "auto", nodes: int = 1
         def dphi(u: np.ndarray) -> np.ndarray:
             return np.asarray(act.derivative(np, u, act.forward(np, u)))
 
-        closed = act.name if act.name in _CLOSED and method == "auto" else None
-        return Gaussian(act.name, phi, dphi, closed, n)
+        neg = None
+        if method == "auto" and (act.name in ("linear", "relu") or act.name.startswith("leaky_relu")):
+            neg = -float(phi(np.array([-1.0]))[0])  # linear 1, relu 0, leaky_relu its slope
+        return Gaussian(act.name, phi, dphi, neg, n)
     if callable(activation):
         f, df = _from_callable(activation)
         return Gaussian(getattr(activation, "__name__", "callable"), f, df, None, n)

@@ -16,8 +16,8 @@ nearby inputs decorrelate, gradients explode); ``chi_1 = 1`` is the edge of chao
 Deviations from the fixed points decay as ``exp(-l / xi)`` with the depth scales
 ``xi_q = -1 / ln(chi_q)``, ``chi_q = V'(q*)``, and ``xi_c = -1 / ln(chi_c)``,
 ``chi_c = sigma_w2 E[phi'(u1) phi'(u2)]`` at ``(q*, c*)``, the slope of the correlation map
-at ``c*``.  The expectations are in :mod:`initlab.theory._gauss` (closed forms for relu and
-linear, Gauss-Hermite quadrature otherwise).
+at ``c*``.  The expectations are in :mod:`initlab.theory._gauss` (closed forms for linear,
+relu and leaky_relu, Gauss-Hermite quadrature otherwise).
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def variance_map(
 
     ``q`` (any shape, entries >= 0) is the pre-activation variance of a layer; the result,
     of the same shape, is the next layer's (Poole et al. 2016, eq. 3).  relu and linear use
-    their closed forms (``sigma_w2 q / 2 + sigma_b2``, ``sigma_w2 q + sigma_b2``) unless
+    their closed forms (``sigma_w2 q / 2 + sigma_b2``, ``sigma_w2 q + sigma_b2``; leaky_relu with
+    slope ``a``: ``sigma_w2 (1 + a^2) q / 2 + sigma_b2``) unless
     ``method="quadrature"``; other activations use ``nodes``-point Gauss-Hermite quadrature.
 
     >>> variance_map([1.0, 2.0], "relu", 2.0, 0.1)
@@ -123,8 +124,8 @@ def _diverges(g: Gaussian, sw: float, sb: float, where: str) -> InitlabValueErro
 
 
 def _q_star(g: Gaussian, sw: float, sb: float, where: str) -> float:
-    if g.closed is not None:  # V(q) = a q + sb: q* = sb / (1 - a)
-        a = sw / 2.0 if g.closed == "relu" else sw
+    if g.neg is not None:  # V(q) = a q + sb: q* = sb / (1 - a)
+        a = sw * (1.0 + g.neg**2) / 2.0
         if a < 1.0:
             return sb / (1.0 - a)
         if a == 1.0 and sb == 0.0:
@@ -220,9 +221,10 @@ def _c_star(g: Gaussian, q: float, sw: float, sb: float) -> float:
     """Iterate the correlation map from ``c = 0`` (30 steps at most), then finish with Newton's method on
     ``h(c) = C(c) - c`` (its slope is known), kept inside a bracket ``h(x) > 0 >= h(hi)`` by bisection:
     near the order-to-chaos line plain iteration crawls at rate ``chi_c``."""
-    if g.closed is not None and sb > 0.0:  # relu, linear below the line: c = 1 is the stable fixed point
-        return 1.0
-    if g.closed == "relu":  # sigma_b2 = 0: c -> (sqrt(1 - c^2) + (pi - arccos c) c) / pi > c, so c* = 1 (slope 1)
+    if g.neg is not None and (sb > 0.0 or g.neg != 1.0):
+        # below the line with a bias, c = 1 is the stable fixed point; without one (q* = 0) the map is
+        # ((1 + a^2) K(c) - 2 a K(-c)) / ((1 + a^2) q / 2): convex, 1 at c = 1 with slope 1, so c* = 1 there too
+        # (marginally) unless a = 1 (linear: every c is fixed and the iteration keeps its start, 0)
         return 1.0
     qe = max(q, _Q_FLOOR)
     q_next = float(_V(g, np.asarray(qe), sw, sb))
@@ -313,8 +315,11 @@ def critical_sigma_w2(sigma_b2: float, activation: Any, *, method: str = "auto",
     Walks the curve of fixed points, parametrized by ``q*``: ``sigma_w2(q*) = (q* - sigma_b2)
     / E[phi(sqrt(q*) z)^2]``, and bisects ``chi_1(q*) = 1`` on it from ``q* = sigma_b2`` up
     (the first crossing), to a relative 1e-15 in ``q*``; this avoids iterating the variance
-    map, which slows down without bound near the line.  relu: 2, linear: 1, for every
-    ``sigma_b2``; tanh: 1 at ``sigma_b2 = 0`` (to 1e-11: the limit ``q* -> 0``), 1.7610 at 0.05.
+    map, which slows down without bound near the line.  relu: 2, linear: 1, leaky_relu
+    ``2 / (1 + a^2)``, for every ``sigma_b2``; tanh: 1 at ``sigma_b2 = 0`` (to 1e-11: the
+    limit ``q* -> 0``), 1.7610 at 0.05.  The first crossing is the line only where ``q*`` is
+    unique: silu and gelu at ``sigma_b2 = 0`` give 4 (= 1 / phi'(0)^2, the stable ``q* = 0``)
+    though their variance also blows up from large inputs above ``sigma_w2 ~ 2``.
 
     >>> critical_sigma_w2(0.0, "relu")
     2.0
@@ -323,10 +328,8 @@ def critical_sigma_w2(sigma_b2: float, activation: Any, *, method: str = "auto",
     """
     g = resolve(activation, "critical_sigma_w2", method=method, nodes=nodes)
     sb = check_float(sigma_b2, "sigma_b2", "critical_sigma_w2", low=0.0)
-    if g.closed == "relu":
-        return 2.0
-    if g.closed == "linear":
-        return 1.0
+    if g.neg is not None:  # chi_1 = sigma_w2 (1 + a^2) / 2 whatever q*
+        return 2.0 / (1.0 + g.neg**2)
 
     def sw_of(q: float) -> float:  # the sigma_w2 whose fixed point is q: (q - sigma_b2) / E[phi(sqrt(q) z)^2]
         return (q - sb) / float(g.sq(np.asarray(q)))
