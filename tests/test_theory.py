@@ -272,6 +272,8 @@ def test_predict_layers_correlations() -> None:
         (lambda: phase_diagram([], [0.0], "tanh"), InitlabValueError, "'sigma_w2_grid'"),
         (lambda: phase_diagram([1.0], np.zeros((1, 1)), "tanh"), InitlabValueError, "'sigma_b2_grid'"),
         (lambda: critical_sigma_w2(-0.1, "tanh"), InitlabValueError, "'sigma_b2' argument of critical_sigma_w2"),
+        (lambda: q_star(math.tanh, 1.0, 0.1), InitlabTypeError, "callable tanh must map a numpy array"),
+        (lambda: q_star(np.sum, 1.0, 0.1), InitlabValueError, "it returned shape"),
     ],
 )
 def test_errors(call: object, exc: type[Exception], message: str) -> None:

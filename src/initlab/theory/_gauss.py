@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from .._validation import InitlabTypeError, check_choice, check_int
+from .._validation import InitlabTypeError, InitlabValueError, check_choice, check_int
 from ..engine import Activation, get_activation
 
 __all__ = ["METHODS", "Gaussian", "resolve"]
@@ -127,8 +127,22 @@ def _arccos_kernel(q: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def _from_callable(phi: Callable[..., Any]) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[..., Any]]:
+    name = getattr(phi, "__name__", "callable")
+
     def f(u: np.ndarray) -> np.ndarray:
-        return np.asarray(phi(u), dtype=np.float64)
+        try:
+            out = np.asarray(phi(u), dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InitlabTypeError(
+                f"The 'activation' callable {name} must map a numpy array of floats elementwise to one of the same "
+                f"shape (e.g. np.tanh, not math.tanh). Calling it on an array of shape {u.shape} raised: {exc}"
+            ) from None
+        if out.shape != u.shape:
+            raise InitlabValueError(
+                f"The 'activation' callable {name} must map a numpy array elementwise to one of the same shape. "
+                f"Given shape {u.shape}, it returned shape {out.shape}."
+            )
+        return out
 
     def df(u: np.ndarray) -> np.ndarray:  # central difference, h = 1e-6
         return np.asarray((f(u + _FD_STEP) - f(u - _FD_STEP)) / (2.0 * _FD_STEP))

@@ -442,6 +442,19 @@ def predict_layers(
     array([2., 2., 2.])
     >>> predict_layers("linear", 0.5, 0.0, 2, 1.0, c0=0.5).c
     array([0.5, 0.5])
+
+    Against 8 seeded tanh nets of width 400 at Schoenholz et al.'s critical point:
+
+    >>> from initlab.engine import MLP, forward, init_ensemble
+    >>> n = 400
+    >>> params = init_ensemble([n] * 4, seeds=list(range(8)), weights="normal(std=sqrt(1.76 / 400))",
+    ...                        biases="normal(std=sqrt(0.05))")
+    >>> X = np.random.default_rng(0).standard_normal((n, 50))  # q0 ~ 1
+    >>> _, caches = forward(MLP.make([n] * 4, "tanh", "mse"), params, X)
+    >>> [round(float((Z**2).mean()), 2) for _, Z, _ in caches]  # measured q^1, q^2, q^3
+    [1.8, 0.94, 0.72]
+    >>> predict_layers("tanh", 1.76, 0.05, 3, float((X**2).mean())).q.round(2)
+    array([1.8 , 0.93, 0.72])
     """
     g = resolve(activation, "predict_layers", method=method, nodes=nodes)
     sw, sb = _sigmas(sigma_w2, sigma_b2, "predict_layers")
@@ -455,7 +468,7 @@ def predict_layers(
         return Propagation(qs, None)
     c_in = check_float(c0, "c0", "predict_layers", low=-1.0, high=1.0)
     cs = np.empty(n)
-    cs[0] = (sw * q_in * c_in + sb) / qs[0] if qs[0] > 0 else 1.0
+    cs[0] = (sw * q_in * c_in + sb) / qs[0] if qs[0] > 0 else np.nan  # no signal, no correlation
     for l in range(1, n):
         if qs[l] > 0 and math.isfinite(qs[l]):
             cross = float(g.cross(np.asarray(qs[l - 1]), np.asarray(cs[l - 1])))
