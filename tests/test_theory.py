@@ -241,6 +241,38 @@ def test_predicted_variances_match_the_engine(
     assert np.all(se < 0.05 * predicted)  # the check has teeth: a 5 % miss would fail
 
 
+@pytest.mark.parametrize(
+    "act, sw, sb, c0", [("tanh", 3.0, 0.05, 0.5), ("relu", 1.8, 0.05, 0.0), ("tanh", 1.2, 0.05, 0.2)]
+)
+def test_predicted_correlations_match_the_engine(act: str, sw: float, sb: float, c0: float) -> None:
+    """Two inputs of mean square 1 and correlation c0 through 32 width-300 nets: c^l within 4 standard errors."""
+    n, M, depth = 300, 32, 6
+    dims = [n] * (depth + 1)
+    params = init_ensemble(
+        dims,
+        seeds=list(range(M)),
+        weights=f"normal(std={math.sqrt(sw / n)!r})",
+        biases=f"normal(std={math.sqrt(sb)!r})",
+    )
+    pairs = 16
+    x1, x2 = np.random.default_rng(7).standard_normal((2, n, pairs))
+    x2 -= (x2 * x1).sum(0) / (x1 * x1).sum(0) * x1  # orthogonal to x1, then mixed in to give exactly c0
+    x1, x2 = x1 / np.sqrt((x1 * x1).mean(0)), x2 / np.sqrt((x2 * x2).mean(0))
+    X = np.concatenate([x1, c0 * x1 + math.sqrt(1 - c0**2) * x2], axis=1)  # (n, 2 * pairs): pair k is k, pairs + k
+    _, caches = forward(MLP.make(dims, act, "mse"), params, X)
+    per_layer = []
+    for _, Z, _ in caches:  # Z: (M, n, 2 * pairs)
+        z1, z2 = Z[..., :pairs], Z[..., pairs:]
+        c = (z1 * z2).sum(1) / np.sqrt((z1 * z1).sum(1) * (z2 * z2).sum(1))  # (M, pairs)
+        per_layer.append(c.mean(axis=1))
+    measured = np.array(per_layer)  # (depth, M): per model, the mean correlation of its 16 pairs in layer l
+    mean, se = measured.mean(axis=1), measured.std(axis=1, ddof=1) / math.sqrt(M)
+    predicted = predict_layers(act, sw, sb, depth, 1.0, c0=c0).c
+    assert predicted is not None
+    assert np.all(np.abs(mean - predicted) < 4 * se), (mean, predicted, se)
+    assert np.abs(predicted[-1] - predicted[0]) > 10 * se.max()  # the correlation does move across the layers
+
+
 def test_predict_layers_correlations() -> None:
     p = predict_layers("relu", 1.0, 0.1, 30, 1.0, c0=0.0)
     assert p.c is not None and p.c.shape == (30,)
