@@ -146,6 +146,26 @@ def test_play_streams_frames_at_most_25_a_second_and_pause_stops(client: TestCli
         assert _next(ws, "frame")["step"] == last["step"] + 1  # nothing ran while paused
 
 
+def test_a_message_is_read_even_when_every_frame_takes_longer_than_the_frame_interval(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a busy server (a large net, a loaded machine) makes each frame late; the pause must still be read
+    import initlab.explorer._app as app_module
+
+    monkeypatch.setattr(app_module, "FRAME_INTERVAL", 0.0)
+    with client.websocket_connect("/ws") as ws:
+        _opened(ws)
+        ws.send_json({"type": "play"})
+        for _ in range(3):
+            _next(ws, "frame")
+        ws.send_json({"type": "pause"})
+        for _ in range(50):  # the frames already on their way, then the paused one
+            if not _next(ws, "frame")["playing"]:
+                break
+        else:
+            pytest.fail("the pause was not read: 50 frames later the run still played")
+
+
 def test_a_bad_message_is_answered_and_the_session_goes_on(client: TestClient) -> None:
     bad = [
         ("not json", "A message must be a JSON object"),

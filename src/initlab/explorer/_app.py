@@ -273,9 +273,13 @@ def make_app() -> Any:
             while True:
                 waiting, raw = True, None
                 if live.playing:
-                    with anyio.move_on_after(max(0.0, next_frame - time.monotonic())):
-                        raw = await receive.receive()
+                    try:  # a message already waiting is read first: when frames take longer than
+                        raw = receive.receive_nowait()  # FRAME_INTERVAL, a zero timeout would cancel every receive
                         waiting = False
+                    except anyio.WouldBlock:
+                        with anyio.move_on_after(max(0.0, next_frame - time.monotonic())):
+                            raw = await receive.receive()
+                            waiting = False
                 else:
                     raw = await receive.receive()
                     waiting = False
