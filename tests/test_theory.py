@@ -10,6 +10,7 @@ import pytest
 from initlab._validation import InitlabTypeError, InitlabValueError
 from initlab.engine import MLP, Activation, forward, init_ensemble
 from initlab.theory import (
+    QuadratureWarning,
     c_star,
     chi_1,
     correlation_map,
@@ -109,12 +110,13 @@ def test_callable_sin_has_its_closed_form() -> None:
 # --- quadrature against the closed forms --------------------------------------------------
 
 
-@pytest.mark.parametrize("nodes", [20, 100, 300])
+@pytest.mark.parametrize("nodes", [40, 100, 300])
 def test_relu_quadrature_one_dimensional_maps_are_exact(nodes: int) -> None:
     """With an even node count no node sits on the kink and the nodes are symmetric: E[relu(u)^2] is exact."""
     q = np.array([0.01, 1.0, 50.0])
     exact = variance_map(q, "relu", 1.7, 0.2)
-    quad = variance_map(q, "relu", 1.7, 0.2, method="quadrature", nodes=nodes)
+    with pytest.warns(QuadratureWarning, match="cannot resolve relu at variance q = 50"):  # true of the 2-D map
+        quad = variance_map(q, "relu", 1.7, 0.2, method="quadrature", nodes=nodes)
     assert np.abs(quad - exact).max() < 1e-12 * exact.max()
     assert chi_1("relu", 1.7, 0.2, method="quadrature", nodes=nodes) == pytest.approx(0.85, abs=1e-14)
 
@@ -137,10 +139,10 @@ def test_tanh_quadrature_converges_fast_at_moderate_q() -> None:
     a = variance_map(q, "tanh", 1.5, 0.05, nodes=150)
     b = variance_map(q, "tanh", 1.5, 0.05, nodes=300)
     np.testing.assert_allclose(a, b, rtol=1e-13)
-    err = [
-        abs(float(variance_map(5.0, "tanh", 1.0, 0.0, nodes=n) / variance_map(5.0, "tanh", 1.0, 0.0, nodes=300)) - 1)
-        for n in (50, 100, 200)
-    ]
+    ref = float(variance_map(5.0, "tanh", 1.0, 0.0, nodes=300))
+    with pytest.warns(QuadratureWarning, match=r"sqrt\(q\) pi / sqrt\(2 n\) = 0.702"):  # 50 nodes warn, 100 do not
+        err = [abs(float(variance_map(5.0, "tanh", 1.0, 0.0, nodes=50)) / ref - 1)]
+    err += [abs(float(variance_map(5.0, "tanh", 1.0, 0.0, nodes=n)) / ref - 1) for n in (100, 200)]
     assert err[0] > 1e-4 and 1e-6 < err[1] < 1e-4 and err[2] < 1e-6  # measured 1.2e-3, 2.8e-5, 1.2e-7
     c = np.array([-0.5, 0.3, 0.9])
     np.testing.assert_allclose(
@@ -189,6 +191,14 @@ def test_tanh_quadrature_against_mpmath() -> None:
         f = lambda x: mpmath.tanh(mpmath.sqrt(q) * x) ** 2 * mpmath.exp(-(x**2) / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731,B023
         exact = float(mpmath.quad(f, [-mpmath.inf, -1, 0, 1, mpmath.inf]))
         assert abs(float(variance_map(q, "tanh", 1.0, 0.0)) / exact - 1) < tol
+
+
+def test_quadrature_warns_where_it_cannot_resolve_phi() -> None:
+    """tanh at sigma_w2 = sigma_b2 = 1e6 has q* = 2e6: its bend falls between the nodes (chi_1 would read ~0)."""
+    with pytest.warns(QuadratureWarning, match="cannot resolve tanh"):
+        chi_1("tanh", 1e6, 1e6)
+    with pytest.warns(QuadratureWarning):
+        critical_sigma_w2(0.05, "tanh", nodes=8)  # the walk itself is quiet; the crossing (1.895, not 1.761) warns
 
 
 def test_phase_diagram_shapes_and_nan() -> None:
@@ -281,6 +291,17 @@ def test_predict_layers_correlations() -> None:
     t = predict_layers("tanh", 3.0, 0.05, 300, 1.0, c0=0.9)  # xi_c = 9: 300 layers reach c* to ~1e-15
     assert t.c is not None and t.c[-1] == pytest.approx(c_star("tanh", 3.0, 0.05), abs=1e-6)  # chaotic
     assert predict_layers("tanh", 1.0, 0.0, 3, 1.0).c is None
+
+
+def test_predict_layers_keeps_overflow_as_data() -> None:
+    """relu above the line overflows after ~1,700 layers: inf (and a NaN correlation), no warning, no error."""
+    p = predict_layers("relu", 3.0, 0.1, 5000, 1.0, c0=0.5)
+    assert np.isfinite(p.q[:1000]).all() and np.isinf(p.q[-1])
+    assert p.c is not None and np.isnan(p.c[-1])
+    c = predict_layers("tanh", 1.0, 0.0, 2, 0.0, c0=0.5).c
+    assert c is not None and np.isnan(c).all()  # q = 0: no correlation
+    d = phase_diagram([0.0], [0.0], "tanh")  # no signal at all
+    assert d.q_star[0, 0] == 0.0 and np.isnan(d.xi_c[0, 0])
 
 
 # --- bad arguments -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ Closed forms for linear, relu and leaky_relu; Gauss-Hermite quadrature for every
 
 from __future__ import annotations
 
-from ._gauss import METHODS
+from ._gauss import METHODS, QuadratureWarning
 from ._meanfield import (
     PhaseDiagram,
     Propagation,
@@ -28,6 +28,7 @@ __all__ = [
     "METHODS",
     "PhaseDiagram",
     "Propagation",
+    "QuadratureWarning",
     "c_star",
     "chi_1",
     "correlation_map",

@@ -23,6 +23,7 @@ relu and leaky_relu, Gauss-Hermite quadrature otherwise).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import InitlabValueError, check_float, check_int
-from ._gauss import Gaussian, resolve
+from ._gauss import Gaussian, QuadratureWarning, resolve
 
 __all__ = [
     "PhaseDiagram",
@@ -131,7 +132,9 @@ def _q_star(g: Gaussian, sw: float, sb: float, where: str) -> float:
         if a == 1.0 and sb == 0.0:
             return 1.0  # every q is a fixed point: the start, q = 1, stays
         raise _diverges(g, sw, sb, where)
-    q = _fixed_point(lambda x: float(_V(g, np.asarray(x), sw, sb)), 1.0, 1e-12)
+    with warnings.catch_warnings():  # the path may pass large q; only the fixed point's resolution matters
+        warnings.simplefilter("ignore", QuadratureWarning)
+        q = _fixed_point(lambda x: float(_V(g, np.asarray(x), sw, sb)), 1.0, 1e-12)
     if q is None:
         raise InitlabValueError(
             f"{where}: the variance map of {g.name} with sigma_w2={sw!r}, sigma_b2={sb!r} did not settle in "
@@ -140,6 +143,7 @@ def _q_star(g: Gaussian, sw: float, sb: float, where: str) -> float:
         )
     if not math.isfinite(q):
         raise _diverges(g, sw, sb, where)
+    g.check_resolution(np.asarray(q))
     return max(q, 0.0)
 
 
@@ -192,6 +196,8 @@ def _C(g: Gaussian, q: float, c: np.ndarray, sw: float, sb: float) -> np.ndarray
     """``(sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / V(q)``: the next layer's correlation."""
     qe = max(q, _Q_FLOOR)
     nxt = float(_V(g, np.asarray(qe), sw, sb))
+    if nxt == 0.0:  # sigma_w2 = sigma_b2 = 0: every pre-activation is 0, no correlation
+        return np.full(np.shape(c), np.nan)
     return np.clip((sw * g.cross(np.asarray(qe), c) + sb) / nxt, -1.0, 1.0)
 
 
@@ -234,7 +240,7 @@ def _c_star(g: Gaussian, q: float, sw: float, sb: float) -> float:
 
     c = _fixed_point(cmap, 0.0, 1.0, max_iter=30)
     if c is not None:
-        return min(max(c, -1.0), 1.0)
+        return min(max(c, -1.0), 1.0) if math.isfinite(c) else math.nan
     x = 0.0
     for _ in range(30):  # from c = 0 the iterates rise towards c*, so h(x) = C(x) - x > 0 below c*
         x = cmap(x)
@@ -301,11 +307,13 @@ def depth_scales(
 def _chi_c(g: Gaussian, q: float, sw: float, sb: float) -> float:
     """The slope of the correlation map at c*: ``sigma_w2 q E[phi'(u1) phi'(u2)] / V(q)`` (= the paper's
     ``sigma_w2 E[phi'(u1) phi'(u2)]`` at ``q = q*``; at ``q* = 0`` its limit, taken at ``q = 1e-12``)."""
+    qe = max(q, _Q_FLOOR)
+    nxt = float(_V(g, np.asarray(qe), sw, sb))
+    if nxt == 0.0:  # sigma_w2 = sigma_b2 = 0: no signal, no correlation
+        return math.nan
     c = _c_star(g, q, sw, sb)
     if math.isnan(c):
         return 1.0
-    qe = max(q, _Q_FLOOR)
-    nxt = float(_V(g, np.asarray(qe), sw, sb))
     return sw * qe * float(g.dcross(np.asarray(qe), np.asarray(c))) / nxt
 
 
@@ -337,21 +345,30 @@ def critical_sigma_w2(sigma_b2: float, activation: Any, *, method: str = "auto",
     def excess(q: float) -> float:  # chi_1 - 1 along the curve of fixed points
         return sw_of(q) * float(g.dsq(np.asarray(q))) - 1.0
 
+    with warnings.catch_warnings():  # the walk may pass large q; only the crossing's resolution matters
+        warnings.simplefilter("ignore", QuadratureWarning)
+        q = _crossing(sw_of, excess, sb, g.name)
+    g.check_resolution(np.asarray(q))
+    return sw_of(q)
+
+
+def _crossing(sw_of: Callable[[float], float], excess: Callable[[float], float], sb: float, name: str) -> float:
+    """The first ``q*`` from ``sigma_b2`` up where ``excess`` (chi_1 - 1 along the fixed points) turns >= 0."""
     lo = sb + _Q_FLOOR * max(sb, 1.0)
     if excess(lo) >= 0.0:  # the line meets q* = 0 (tanh at sigma_b2 = 0): its limit there
-        return sw_of(lo)
+        return lo
     hi = 2.0 * lo + 1.0
     while excess(hi) < 0.0:
         lo, hi = hi, 2.0 * hi
         if hi > 1e12:
             raise InitlabValueError(
-                f"critical_sigma_w2: chi_1 of {g.name} stays below 1 along its fixed points up to q* = 1e12 at "
+                f"critical_sigma_w2: chi_1 of {name} stays below 1 along its fixed points up to q* = 1e12 at "
                 f"sigma_b2={sb!r} (sigma_w2 = {sw_of(hi):.12g} there): no transition at a finite q*."
             )
     while hi - lo > 1e-15 * hi:
         mid = 0.5 * (lo + hi)
         lo, hi = (lo, mid) if excess(mid) >= 0.0 else (mid, hi)
-    return sw_of(0.5 * (lo + hi))
+    return 0.5 * (lo + hi)
 
 
 @dataclass(frozen=True)
@@ -460,13 +477,18 @@ def predict_layers(
     sw, sb = _sigmas(sigma_w2, sigma_b2, "predict_layers")
     n = check_int(depth, "depth", "predict_layers", low=1, high=100_000)
     q_in = check_float(q0, "q0", "predict_layers", low=0.0)
+    c_in = None if c0 is None else check_float(c0, "c0", "predict_layers", low=-1.0, high=1.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # a variance that overflows is inf: data, not an error
+        return _propagate(g, sw, sb, n, q_in, c_in)
+
+
+def _propagate(g: Gaussian, sw: float, sb: float, n: int, q_in: float, c_in: float | None) -> Propagation:
     qs = np.empty(n)
     qs[0] = sw * q_in + sb
     for l in range(1, n):
         qs[l] = float(_V(g, qs[l - 1 : l], sw, sb)[0])
-    if c0 is None:
+    if c_in is None:
         return Propagation(qs, None)
-    c_in = check_float(c0, "c0", "predict_layers", low=-1.0, high=1.0)
     cs = np.empty(n)
     cs[0] = (sw * q_in * c_in + sb) / qs[0] if qs[0] > 0 else np.nan  # no signal, no correlation
     for l in range(1, n):
