@@ -208,25 +208,21 @@ def _minibatches(X: Any, Y: Any, batch_size: int | None, shuffle_seed: int | Non
             yield X, Y
     m = int(X.shape[1])
     rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
-    on_numpy = isinstance(X, np.ndarray)
+    order = np.arange(m)
     while True:
-        if rng is None:
-            for start in range(0, m, batch_size):
-                cols = slice(start, start + batch_size)
-                if on_numpy:
-                    yield np.ascontiguousarray(X[:, cols]), np.ascontiguousarray(Y[:, cols])
-                else:
-                    yield X[:, cols], Y[:, cols]
-            continue
-        order = rng.permutation(m)
+        if rng is not None:
+            order = rng.permutation(m)
         for start in range(0, m, batch_size):
             idx = order[start : start + batch_size]
-            if on_numpy:
-                yield np.ascontiguousarray(X[:, idx]), np.ascontiguousarray(Y[:, idx])
-            else:
-                xp = namespace(X)
-                at = xp.asarray(idx, device=X.device)
-                yield xp.take(X, at, axis=1), xp.take(Y, at, axis=1)
+            yield _columns(X, idx), _columns(Y, idx)
+
+
+def _columns(a: Any, idx: np.ndarray) -> Any:
+    """The columns ``idx`` of ``a`` as a new array (C-ordered on numpy)."""
+    if isinstance(a, np.ndarray):
+        return np.ascontiguousarray(a[:, idx])
+    xp = namespace(a)
+    return xp.take(a, xp.asarray(idx, device=a.device), axis=1)
 
 
 def _train_batched(net: MLP, params: Params, X: Any, Y: Any, steps: int, opt: Optimizer, record_every: int,
