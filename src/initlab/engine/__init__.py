@@ -37,7 +37,18 @@ from ._metrics import (
     saturated_share,
     update_ratio,
 )
-from ._mlp import MLP, Cache, Params, accuracy, backward, forward, gradient_check, loss_and_grads, predict
+from ._mlp import (
+    MLP,
+    Cache,
+    Params,
+    accuracy,
+    accuracy_from_logits,
+    backward,
+    forward,
+    gradient_check,
+    loss_and_grads,
+    predict,
+)
 from ._optim import OPTIMIZERS, Adam, GradientDescent, HeavyBall, Momentum, Nesterov, Optimizer, get_optimizer
 from ._params import SymmetryWarning, init_ensemble, init_params
 from ._training import History, StepInfo, reporting_progress, train
@@ -66,6 +77,7 @@ __all__ = [
     "StepInfo",
     "SymmetryWarning",
     "accuracy",
+    "accuracy_from_logits",
     "activation_mean",
     "activation_std",
     "backward",

@@ -39,6 +39,7 @@ from ._losses import Loss, get_loss
 __all__ = [
     "MLP",
     "accuracy",
+    "accuracy_from_logits",
     "backward",
     "forward",
     "gradient_check",
@@ -207,6 +208,11 @@ def predict(net: MLP, params: Params, X: Any, xp: Any = np) -> Any:
     """Predicted labels: ``A[L] > 0.5`` for ``bce`` (as floats), the argmax class one-hot for ``softmax_ce``,
     ``A[L]`` itself for ``mse``."""
     ZL, _ = forward(net, params, X, xp)
+    return _decide(net, ZL, xp)
+
+
+def _decide(net: MLP, ZL: Any, xp: Any) -> Any:
+    """:func:`predict`'s labels from the logits ``Z[L]``."""
     if net.loss.name == "bce":
         return xp.astype(ZL > 0, ZL.dtype)  # sigmoid(z) > 0.5  <=>  z > 0
     if net.loss.name == "softmax_ce":
@@ -217,8 +223,24 @@ def predict(net: MLP, params: Params, X: Any, xp: Any = np) -> Any:
 
 def accuracy(net: MLP, params: Params, X: Any, Y: Any, xp: Any = np) -> Any:
     """Share of examples classified right (one number per model): all outputs must match."""
-    right = xp.all(predict(net, params, X, xp) == Y, axis=-2)
-    return xp.mean(xp.astype(right, X.dtype if hasattr(X, "dtype") else float), axis=-1)
+    ZL, _ = forward(net, params, X, xp)
+    return _share_right(net, ZL, Y, X.dtype if hasattr(X, "dtype") else float, xp)
+
+
+def accuracy_from_logits(net: MLP, ZL: Any, Y: Any, xp: Any = np) -> Any:
+    """:func:`accuracy` from logits ``Z[L]`` already computed (``forward``'s first result), without a second pass.
+
+    >>> net = MLP.make([1, 1], "linear")
+    >>> accuracy_from_logits(net, np.array([[2.0, -1.0, 3.0]]), np.array([[1.0, 1.0, 1.0]])).round(3).item()
+    0.667
+    """
+    return _share_right(net, ZL, Y, ZL.dtype if hasattr(ZL, "dtype") else float, xp)
+
+
+def _share_right(net: MLP, ZL: Any, Y: Any, dtype: Any, xp: Any) -> Any:
+    """The share of examples whose every output :func:`predict` gets right, in ``dtype``, per model."""
+    right = xp.all(_decide(net, ZL, xp) == Y, axis=-2)
+    return xp.mean(xp.astype(right, dtype), axis=-1)
 
 
 def loss_and_grads(net: MLP, params: Params, X: Any, Y: Any, xp: Any = np) -> tuple[Any, Params]:

@@ -7,7 +7,7 @@ alone (``backend="numpy"``, the reference path), a chunk of steps at a time; chu
 sizes give the same bits as one long call, because the optimizer instance carries its state
 from call to call.  Every number of a frame is computed by the engine's functions
 (``forward``, ``backward``, ``layer_stats``, ``clone_groups`` as ``distinct_units`` counts them,
-``accuracy``) on the current parameters.
+``accuracy_from_logits``) on the current parameters.
 
 No web code lives here: the messages are plain dicts ready for JSON (NaN and infinities are
 ``None``), so all of it is tested without a server.
@@ -31,7 +31,7 @@ from .._validation import InitlabTypeError, InitlabValueError, check_int, shown
 from ..engine import (
     MLP,
     SymmetryWarning,
-    accuracy,
+    accuracy_from_logits,
     backward,
     clone_groups,
     forward,
@@ -309,7 +309,7 @@ class Session:
         cost = net.loss.value(np, ZL, self.Y)  # the engine's loss of the current params, one per model
         grads = backward(net, params, caches, net.loss.grad(np, ZL, self.Y))
         stats = layer_stats(net, params, caches, grads)
-        acc = accuracy(net, params, self.X, self.Y)
+        acc = accuracy_from_logits(net, ZL, self.Y)  # the logits above: no second forward pass
         outputs = [caches[l - 1][2] if l < L else net.loss.output(np, ZL) for l in range(1, L + 1)]
         # the clone groups of every model and layer: [W | b | A] rows, as distinct_units groups them
         groups = [[clone_groups(np.concatenate([params[f"W{l}"][k], params[f"b{l}"][k], outputs[l - 1][k]], axis=1))
