@@ -34,12 +34,13 @@ from ..engine import (
     StepInfo,
     SymmetryWarning,
     accuracy,
+    accuracy_from_logits,
+    backward,
     forward,
     get_optimizer,
     init_ensemble,
     init_params,
     layer_stats,
-    loss_and_grads,
     train,
 )
 from ..results import Result
@@ -314,12 +315,12 @@ def run(config: Config | None = None) -> Result:
     history = train(net, params, b.X, b.Y, steps=cfg.steps, optimizer=make_optimizer(cfg),
                     record_every=cfg.record_every, callback=record, backend="numpy")  # fmt: skip
     with np.errstate(all="ignore"):  # a diverged model's numbers are data
-        cost, grads = loss_and_grads(net, params, b.X, b.Y)
-        cost = np.asarray(cost, dtype=np.float64)
-        _, caches = forward(net, params, b.X)
+        ZL, caches = forward(net, params, b.X)  # one pass for the final cost, gradients, statistics and accuracy
+        cost = np.asarray(net.loss.value(np, ZL, b.Y), dtype=np.float64)
+        grads = backward(net, params, caches, net.loss.grad(np, ZL, b.Y))
         final = layer_stats(net, params, caches, grads)
         counts.append(_distinct_per_layer(params, caches, n_layers))
-        acc = np.asarray(accuracy(net, params, b.X, b.Y), dtype=np.float64)
+        acc = np.asarray(accuracy_from_logits(net, ZL, b.Y), dtype=np.float64)
         d = b.data
         test = (np.full(cost.shape, np.nan) if d.X_test is None or d.Y_test is None
                 else np.asarray(accuracy(net, params, d.X_test, d.Y_test), dtype=np.float64))  # fmt: skip
