@@ -19,11 +19,12 @@ from typing import Any
 from .._validation import InitlabTypeError, InitlabValueError, check_choice
 from ..results import Result
 from . import bias_vs_weights, course, depth, scale, symmetry, train
-from ._settings import Setting, declared, from_text
+from ._settings import MAX_STEPS, Setting, Settings, declared, from_text, setting
 from ._settings import command as _command
 
-__all__ = ["EXPERIMENTS", "LECTURE", "PRESETS", "REGIMES", "Result", "Setting", "bias_vs_weights", "command", "course",
-           "depth", "from_text", "make_config", "peak_bytes", "scale", "settings", "symmetry", "train"]  # fmt: skip
+__all__ = ["EXPERIMENTS", "LECTURE", "MAX_STEPS", "PRESETS", "REGIMES", "Result", "Setting", "Settings",
+           "bias_vs_weights", "command", "course", "declared", "depth", "from_text", "make_config", "peak_bytes", "scale",
+           "setting", "settings", "symmetry", "train"]  # fmt: skip
 
 #: name -> module with ``Config`` and ``run``: the lecture's experiments in its order, then ``train`` (any dataset,
 #: net and start; the explorer's runs)

@@ -196,10 +196,12 @@ class Settings:
     """Base of every experiment's ``Config``: checks each declared setting when the config is built.
 
     A subclass sets ``EXPERIMENT`` (the name errors speak of) and may override
-    :meth:`check_together` for the checks that tie settings together.
+    :meth:`check_together` for the checks that tie settings together.  ``COMMAND`` is the
+    ``initlab`` command that runs it (``run`` for an experiment, ``reproduce`` for a paper).
     """
 
     EXPERIMENT: ClassVar[str] = "experiment"
+    COMMAND: ClassVar[str] = "run"
 
     def __post_init__(self) -> None:
         for s in declared(type(self)):
@@ -228,7 +230,7 @@ def from_text(cls: type, texts: dict[str, str], base: dict[str, Any] | None = No
 
 def command(config: Any) -> str:
     """The command line that reproduces ``config``: only the settings that differ from the defaults."""
-    parts = ["initlab", "run", type(config).EXPERIMENT]
+    parts = ["initlab", type(config).COMMAND, type(config).EXPERIMENT]
     for s in declared(type(config)):
         value = getattr(config, s.name)
         if value != s.default:
