@@ -23,8 +23,8 @@ from ._settings import MAX_STEPS, Setting, Settings, declared, from_text, settin
 from ._settings import command as _command
 
 __all__ = ["EXPERIMENTS", "LECTURE", "MAX_STEPS", "PRESETS", "REGIMES", "Result", "Setting", "Settings",
-           "bias_vs_weights", "command", "course", "declared", "depth", "from_text", "make_config", "peak_bytes", "scale",
-           "setting", "settings", "symmetry", "train"]  # fmt: skip
+           "bias_vs_weights", "command", "course", "declared", "depth", "from_text", "make_config", "peak_bytes",
+           "scale", "setting", "settings", "symmetry", "train"]  # fmt: skip
 
 #: name -> module with ``Config`` and ``run``: the lecture's experiments in its order, then ``train`` (any dataset,
 #: net and start; the explorer's runs)
