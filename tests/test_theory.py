@@ -332,3 +332,32 @@ def test_predict_layers_keeps_overflow_as_data() -> None:
 def test_errors(call: object, exc: type[Exception], message: str) -> None:
     with pytest.raises(exc, match=message):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid"])
+def test_predicted_activation_moments_against_sampling(act) -> None:
+    """``act_mean``/``act_sq``/``act_std`` are E[phi(sqrt(q) z)], E[phi^2] and the std of A at each layer's q."""
+    from initlab.engine import get_activation
+
+    p = predict_layers(act, [1.5, 2.0, 0.5], 0.1, 3, 1.0)
+    z = np.random.default_rng(0).standard_normal(400_000)
+    phi = get_activation(act).forward
+    for l in range(3):
+        a = phi(np, np.sqrt(p.q[l]) * z)
+        se = a.std() / np.sqrt(z.size)
+        assert abs(p.act_mean[l] - a.mean()) < 5 * se
+        assert p.act_std[l] == pytest.approx(a.std(), rel=5e-3)
+
+
+def test_predict_layers_sigma_w2_per_layer() -> None:
+    one = predict_layers("tanh", 1.2, 0.05, 4, 1.0)
+    each = predict_layers("tanh", [1.2] * 4, 0.05, 4, 1.0)
+    assert np.array_equal(one.q, each.q) and np.array_equal(one.act_std, each.act_std)
+    first = predict_layers("relu", [4.0, 2.0, 2.0], 0.0, 3, 1.0)
+    assert first.q.tolist() == [4.0, 4.0, 4.0]
+    with pytest.raises(InitlabValueError, match="one per layer \\(3 values\\). Got 2 values"):
+        predict_layers("relu", [1.0, 2.0], 0.0, 3, 1.0)
+    with pytest.raises(
+        InitlabValueError, match="'sigma_w2' argument of predict_layers must be a finite float >= 0. Got -2.0"
+    ):
+        predict_layers("relu", [1.0, -2.0, 1.0], 0.0, 3, 1.0)

@@ -100,6 +100,14 @@ class Gaussian:
                 stacklevel=4,
             )
 
+    def mean(self, q: np.ndarray) -> np.ndarray:
+        """``E[phi(sqrt(q) z)]`` for each entry of ``q`` (any shape): ``(1 - neg) sqrt(q / (2 pi))`` in closed form."""
+        if self.neg is not None:
+            return np.asarray((1.0 - self.neg) * np.sqrt(q / (2.0 * math.pi)), dtype=np.float64)
+        self.check_resolution(q)
+        x, w = _nodes(self.nodes)
+        return np.asarray(self.phi(np.sqrt(q)[..., None] * x) @ w)
+
     def sq(self, q: np.ndarray) -> np.ndarray:
         """``E[phi(sqrt(q) z)^2]`` for each entry of ``q`` (any shape)."""
         if self.neg is not None:

@@ -429,15 +429,42 @@ def phase_diagram(
 
 @dataclass(frozen=True)
 class Propagation:
-    """:func:`predict_layers`'s per-layer values: ``q[l-1]`` is ``q^l``; ``c`` is None without ``c0``."""
+    """:func:`predict_layers`'s per-layer values, entry ``l-1`` for layer ``l``.
+
+    ``q`` is the pre-activation variance ``q^l``; ``c`` the correlation of two inputs (None
+    without ``c0``); ``act_mean`` and ``act_sq`` are ``E[phi(sqrt(q^l) z)]`` and
+    ``E[phi(sqrt(q^l) z)^2]``, the moments of the layer's activations ``A[l]``.
+    """
 
     q: np.ndarray  # (depth,)
     c: np.ndarray | None  # (depth,)
+    act_mean: np.ndarray  # (depth,)
+    act_sq: np.ndarray  # (depth,)
+
+    @property
+    def act_std(self) -> np.ndarray:
+        """The predicted std of ``A[l]`` over units and examples: ``sqrt(E[phi^2] - E[phi]^2)``, as
+        :func:`initlab.engine.activation_std` measures it on a wide layer."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.asarray(np.sqrt(np.maximum(self.act_sq - self.act_mean**2, 0.0)))
+
+
+def _sigma_w2s(sigma_w2: Any, depth: int, where: str) -> np.ndarray:
+    """``sigma_w2`` as one value per layer: a float for every layer, or a sequence of ``depth`` floats."""
+    if isinstance(sigma_w2, (list, tuple, np.ndarray)):
+        values = [check_float(v, "sigma_w2", where, low=0.0) for v in np.asarray(sigma_w2, dtype=object).ravel()]
+        if len(values) != depth:
+            raise InitlabValueError(
+                f"The 'sigma_w2' argument of {where} must be a float >= 0 or one per layer ({depth} values). "
+                f"Got {len(values)} values instead."
+            )
+        return np.asarray(values, dtype=np.float64)
+    return np.full(depth, check_float(sigma_w2, "sigma_w2", where, low=0.0))
 
 
 def predict_layers(
     activation: Any,
-    sigma_w2: float,
+    sigma_w2: float | Sequence[float],
     sigma_b2: float,
     depth: int,
     q0: float,
@@ -446,19 +473,27 @@ def predict_layers(
     method: str = "auto",
     nodes: int = 100,
 ) -> Propagation:
-    """The predicted pre-activation variance ``q^l`` (and correlation ``c^l``) of layers ``l = 1..depth``.
+    """The predicted pre-activation variance ``q^l`` (and correlation ``c^l``) of layers ``l = 1..depth``,
+    and the moments of their activations.
 
     ``q0 = ||x||^2 / n_0`` is the input's mean square (the input is not passed through
     ``phi``): ``q^1 = sigma_w2 q0 + sigma_b2``, then ``q^{l+1} = V(q^l)``.  With ``c0``, the
     correlation of two inputs of the same mean square ``q0``: ``c^1 = (sigma_w2 q0 c0 +
     sigma_b2) / q^1``, then ``c^{l+1} = (sigma_w2 E[phi(u1) phi(u2)] + sigma_b2) / q^{l+1}``
     at ``(q^l, c^l)``.  To be drawn against ``mean(Z[l]**2)`` measured on a wide random
-    network (``Z[l]`` is ``(n_l, m)``; the output layer ``L`` is linear and counts too).
+    network (``Z[l]`` is ``(n_l, m)``; the output layer ``L`` is linear and counts too), and
+    ``Propagation.act_std`` against the std of ``A[l]``.
+
+    ``sigma_w2`` is one value for every layer or a sequence of ``depth`` values, layer ``l``'s
+    ``n_{l-1} Var(W[l]_ij)``: a scheme's first layer often differs from the others (Xavier on
+    a 30-feature input to 500 units has ``2 * 30 / 530``, then 1).
 
     >>> predict_layers("relu", 2.0, 0.0, 3, 1.0).q
     array([2., 2., 2.])
     >>> predict_layers("linear", 0.5, 0.0, 2, 1.0, c0=0.5).c
     array([0.5, 0.5])
+    >>> predict_layers("relu", [1.0, 2.0], 0.0, 2, 1.0).act_std.round(3)  # sqrt(q (1/2 - 1/(2 pi)))
+    array([0.584, 0.584])
 
     Against 8 seeded tanh nets of width 400 at Schoenholz et al.'s critical point:
 
@@ -474,27 +509,32 @@ def predict_layers(
     array([1.8 , 0.93, 0.72])
     """
     g = resolve(activation, "predict_layers", method=method, nodes=nodes)
-    sw, sb = _sigmas(sigma_w2, sigma_b2, "predict_layers")
     n = check_int(depth, "depth", "predict_layers", low=1, high=100_000)
+    sws = _sigma_w2s(sigma_w2, n, "predict_layers")
+    sb = check_float(sigma_b2, "sigma_b2", "predict_layers", low=0.0)
     q_in = check_float(q0, "q0", "predict_layers", low=0.0)
     c_in = None if c0 is None else check_float(c0, "c0", "predict_layers", low=-1.0, high=1.0)
     with np.errstate(over="ignore", invalid="ignore"):  # a variance that overflows is inf: data, not an error
-        return _propagate(g, sw, sb, n, q_in, c_in)
+        return _propagate(g, sws, sb, q_in, c_in)
 
 
-def _propagate(g: Gaussian, sw: float, sb: float, n: int, q_in: float, c_in: float | None) -> Propagation:
+def _propagate(g: Gaussian, sws: np.ndarray, sb: float, q_in: float, c_in: float | None) -> Propagation:
+    n = len(sws)
     qs = np.empty(n)
-    qs[0] = sw * q_in + sb
+    qs[0] = sws[0] * q_in + sb
     for l in range(1, n):
-        qs[l] = float(_V(g, qs[l - 1 : l], sw, sb)[0])
+        qs[l] = float(_V(g, qs[l - 1 : l], float(sws[l]), sb)[0])
+    finite = np.where(np.isfinite(qs), qs, 0.0)  # an infinite variance has no moments to take: NaN below
+    mean, sq = g.mean(finite), g.sq(finite)
+    mean[~np.isfinite(qs)], sq[~np.isfinite(qs)] = np.nan, np.nan
     if c_in is None:
-        return Propagation(qs, None)
+        return Propagation(qs, None, mean, sq)
     cs = np.empty(n)
-    cs[0] = (sw * q_in * c_in + sb) / qs[0] if qs[0] > 0 else np.nan  # no signal, no correlation
+    cs[0] = (sws[0] * q_in * c_in + sb) / qs[0] if qs[0] > 0 else np.nan  # no signal, no correlation
     for l in range(1, n):
         if qs[l] > 0 and math.isfinite(qs[l]):
             cross = float(g.cross(np.asarray(qs[l - 1]), np.asarray(cs[l - 1])))
-            cs[l] = min(max((sw * cross + sb) / qs[l], -1.0), 1.0)
+            cs[l] = min(max((float(sws[l]) * cross + sb) / qs[l], -1.0), 1.0)
         else:
             cs[l] = np.nan
-    return Propagation(qs, cs)
+    return Propagation(qs, cs, mean, sq)
