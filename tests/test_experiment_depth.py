@@ -21,7 +21,7 @@ def _layer(result, metric, init, act, layer):
 
 
 def test_every_claim_holds(result) -> None:
-    assert len(result.claims) == 5 and all(result.claims.values()), result.claims
+    assert len(result.claims) == 6 and all(result.claims.values()), result.claims
     assert "0.01 * randn shrinks the signal about 4.5x per layer" in result.answer
     assert "He (relu) and Xavier (tanh) learn" in result.answer
     after = {(r["activation"], r["init"]): r for r in result.tables["After 150 steps (10 layers of 32)"]}
@@ -105,3 +105,22 @@ def test_he_keeps_relu_std_xavier_halves_its_variance(result) -> None:
 def test_bad_config(changes, message) -> None:
     with pytest.raises(InitlabValueError, match=message):
         depth.Config(**changes)
+
+
+def test_theory_drawn_over_the_measurement(result) -> None:
+    """The prediction is kept beside each measured profile, follows it, and a wrong prediction is caught."""
+    theory_claim = next(c for c in result.claims if c.startswith("mean-field theory predicts"))
+    assert result.claims[theory_claim] and "Mean-field theory" in result.answer
+    cfg = depth.Config(**{k: v for k, v in result.config.items()})
+    he = result.arrays["relu/he/predicted_std_by_depth"]
+    assert he.shape == (20,) and np.allclose(he, np.sqrt(1 - 1 / np.pi), rtol=0.15)  # sqrt(q (1/2 - 1/(2 pi))), q ~ 2
+    assert depth._theory_gap(cfg, result.arrays) <= depth.THEORY_FACTOR
+    swapped = dict(result.arrays)  # negative control: xavier's prediction against he's measurement on relu
+    swapped["relu/he/predicted_std_by_depth"] = result.arrays["relu/xavier/predicted_std_by_depth"]
+    assert depth._theory_gap(cfg, swapped) > 100
+
+
+def test_sigma_w2_of_a_scheme() -> None:
+    assert depth.sigma_w2("he_normal", (500, 30)) == pytest.approx(2.0)
+    assert depth.sigma_w2("xavier_normal", (500, 30)) == pytest.approx(2 * 30 / 530)
+    assert depth.sigma_w2("randn(scale=0.01)", (500, 500)) == pytest.approx(0.05)

@@ -60,6 +60,7 @@ LAYERS = {
     "experiments": 4,
     "torch": 5,
     "explorer": 5,  # beside torch, never importing it
+    "papers": 5,  # the reproductions: on experiments, theory and the engine, never torch
     "cli": 6,
 }
 

@@ -254,22 +254,31 @@ def _scale(result: Result, plt: Any) -> dict[str, Any]:
 
 
 def _depth(result: Result, plt: Any) -> dict[str, Any]:
-    acts = sorted({k.split("/")[0] for k in result.arrays if k.endswith("std_by_depth")})
-    schemes = sorted({k.split("/")[1] for k in result.arrays if k.endswith("std_by_depth")})
+    acts = sorted({k.split("/")[0] for k in result.arrays if k.endswith("/std_by_depth")})
+    schemes = sorted({k.split("/")[1] for k in result.arrays if k.endswith("/std_by_depth")})
     style = {s: (_colour(i), _STYLES[i % 4]) for i, s in enumerate(schemes)}
     handles = [plt.Line2D([], [], color=c, ls=ls, label=s) for s, (c, ls) in style.items()]
     out = {}
     fig, axes = plt.subplots(1, len(acts), figsize=(4.5 * len(acts), 4), squeeze=False)
+    predicted = any(k.endswith("/predicted_std_by_depth") for k in result.arrays)
     for j, act in enumerate(acts):
         ax = axes[0, j]
         for scheme in schemes:
             stds = result.arrays.get(f"{act}/{scheme}/std_by_depth")
+            theory = result.arrays.get(f"{act}/{scheme}/predicted_std_by_depth")
             if stds is not None:
+                x = np.arange(1, stds.shape[1] + 1)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    ax.plot(np.arange(1, stds.shape[1] + 1), stds.mean(axis=0), color=style[scheme][0],
-                            ls=style[scheme][1])  # fmt: skip
+                    if theory is None:
+                        ax.plot(x, stds.mean(axis=0), color=style[scheme][0], ls=style[scheme][1])
+                    else:  # the theory as the line, the measurement as dots on it
+                        ax.plot(x, theory, color=style[scheme][0], ls=style[scheme][1], lw=1.2)
+                        ax.plot(x, stds.mean(axis=0), color=style[scheme][0], ls="none", marker="o", ms=2.5)
         ax.set(yscale="log", xlabel="layer", ylabel="activation std at init", title=act)
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), bbox_to_anchor=(0.5, -0.01))
+    if predicted:
+        handles += [plt.Line2D([], [], color="0.3", lw=1.2, label="mean-field theory"),
+                    plt.Line2D([], [], color="0.3", ls="none", marker="o", ms=2.5, label="measured")]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), bbox_to_anchor=(0.5, -0.01))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     out["depth_std"] = fig
     fig3, axes3 = plt.subplots(1, len(acts), figsize=(4.5 * len(acts), 4), squeeze=False)
@@ -386,12 +395,14 @@ _DRAW = {"symmetry": _symmetry, "bias-vs-weights": _bias_vs_weights, "scale": _s
 
 def figures(result: Result) -> dict[str, Any]:
     """The figures of one result, by name (none for an experiment this module does not know)."""
+    from . import _paper_figures
+
     draw = _DRAW.get(result.name)
-    if draw is None:
+    if draw is None and result.name not in _paper_figures.NAMES:
         return {}
     plt = _plt()
     with _style(plt):
-        return draw(result, plt)
+        return draw(result, plt) if draw is not None else (_paper_figures.draw(result, plt) or {})
 
 
 def save_figures(result: Result, folder: str | Path) -> list[Path]:
