@@ -59,6 +59,21 @@ def test_the_report_reads_as_a_lesson_per_experiment(tmp_path: Path) -> None:
     assert "http" not in page.replace("http-equiv", "")  # one file: nothing fetched
 
 
+def test_parts_title_their_runs_in_their_order(tmp_path: Path) -> None:
+    for name in ("course", "symmetry", "train"):
+        save(lesson(name), tmp_path)
+    page = write_report(tmp_path, parts=[("The lecture", ["symmetry", "train"]), ("Papers", ["glorot2010", "course"])]
+                        ).read_text(encoding="utf-8")  # fmt: skip
+    heads = [page.index(p) for p in ('<h1 class="part" id="part-1">The lecture</h1>', '<section id="symmetry">',
+                                     '<section id="train">', '<h1 class="part" id="part-3">Papers</h1>',
+                                     '<section id="course">')]  # fmt: skip
+    assert heads == sorted(heads) and page.count('<h1 class="part"') == 2  # a part with no run saved: no title
+    with pytest.raises(InitlabValueError, match="unknown experiment 'train'; the report shows symmetry, course"):
+        write_report(tmp_path, parts=[("A", ["symmetry"]), ("B", ["course"])])
+    with pytest.raises(InitlabValueError, match="takes 'order' or 'parts', not both"):
+        write_report(tmp_path, order=["symmetry"], parts=[("A", ["symmetry"])])
+
+
 def test_hostile_strings_are_escaped(tmp_path: Path) -> None:
     save(lesson("symmetry", question=EVIL, answer=f"a < b & {EVIL}", command=f"initlab run {EVIL}",
                 claims={EVIL: True}, tables={EVIL: [{EVIL: EVIL, "x": '"><img src=x onerror=alert(1)>'}]}),

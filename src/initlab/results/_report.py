@@ -52,7 +52,7 @@ def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"columns": columns, "rows": body}
 
 
-def _section(result: Result, figures: dict[str, bytes]) -> dict[str, Any]:
+def _section(result: Result, figures: dict[str, bytes], part: str = "") -> dict[str, Any]:
     models = [r for r in result.rows if r["metric"] == "diverged_at"]
     gone = [
         {**{k: v for k, v in d.items() if k not in ("model", "diverged_at", "last_finite_loss")},
@@ -61,6 +61,7 @@ def _section(result: Result, figures: dict[str, bytes]) -> dict[str, Any]:
     ]  # fmt: skip
     return {
         "name": result.name,
+        "part": part,
         "question": result.question,
         "answer": result.answer,
         "tables": {title: _table(rows) for title, rows in result.tables.items() if rows},
@@ -106,14 +107,22 @@ def _run_folders(root: Path) -> list[Path]:
     ]
 
 
-def write_report(folder: str | Path, *, order: Sequence[str] = ()) -> Path:
+def write_report(
+    folder: str | Path, *, order: Sequence[str] = (), parts: Sequence[tuple[str, Sequence[str]]] = ()
+) -> Path:
     """Write ``folder/report.html`` from the run folders saved in ``folder``; returns its path.
 
     ``order`` names the experiments in the order they are shown; when it is given, a run
-    of any other experiment is an error.  Every run folder is read whole before anything
-    is written: a damaged one raises :class:`~initlab.InitlabValueError` naming its file,
-    and no report is written.
+    of any other experiment is an error.  ``parts`` does the same in titled parts
+    (``[("The lecture", [...]), ("The papers", [...])]``): each part's runs under its title,
+    in its order (give ``order`` or ``parts``, not both).  Every run folder is read whole
+    before anything is written: a damaged one raises :class:`~initlab.InitlabValueError`
+    naming its file, and no report is written.
     """
+    if order and parts:
+        raise InitlabValueError("write_report takes 'order' or 'parts', not both. Got both.")
+    part_of = {name: title for title, names in parts for name in names}
+    order = [name for _, names in parts for name in names] if parts else order
     root = Path(folder)
     if not root.is_dir():
         what = "which is a file" if root.exists() else "which does not exist"
@@ -136,7 +145,7 @@ def write_report(folder: str | Path, *, order: Sequence[str] = ()) -> Path:
                     f"{result.name!r}; the report shows {', '.join(order)}."
                 )
         runs.sort(key=lambda run: order.index(run[0].name))
-    page = _render([_section(result, figures) for result, figures in runs])
+    page = _render([_section(result, figures, part_of.get(result.name, "")) for result, figures in runs])
     out = root / "report.html"
     tmp = root / f".report.html.{secrets.token_hex(8)}.tmp"
     try:
