@@ -562,3 +562,39 @@ def test_gpu_diagnose_matches_cpu_and_leaves_the_model_on_its_device() -> None:
         assert a.key == b.key and a.verdict == b.verdict
         assert a.act_std == pytest.approx(b.act_std, rel=1e-9) and a.grad_norm == pytest.approx(b.grad_norm, rel=1e-9)
     assert next(gpu_model.parameters()).is_cuda
+
+
+def _chain(act: type[nn.Module], init: object, depth: int = 6, width: int = 400, n_in: int = 64) -> nn.Sequential:
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layer = nn.Linear(width if i else n_in, width)
+        init(layer.weight)  # type: ignore[operator]
+        nn.init.normal_(layer.bias, std=0.1)
+        layers += [layer, act()]
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize(("act", "init", "tol"), [(nn.Tanh, nn.init.xavier_normal_, 0.05),
+                                                  (nn.ReLU, nn.init.kaiming_normal_, 0.15),
+                                                  (nn.Sigmoid, lambda w: nn.init.normal_(w, std=0.2), 0.05)])  # fmt: skip
+def test_mean_field_prediction_follows_a_plain_chain(act, init, tol) -> None:
+    """Each Linear's prediction comes from its own weights and the input's mean square, layer after layer."""
+    found = diagnose(_chain(act, init), torch.randn(1000, 64, generator=torch.Generator().manual_seed(1)))
+    layers = found.layers
+    assert len(layers) == 6
+    for r in found.records:  # the activation module shows the same A as its layer
+        assert math.isfinite(r.predicted_std) and r.predicted_std == pytest.approx(r.act_std, rel=tol)
+    assert json.loads(json.dumps(found.to_dict()))["rows"][0]["predicted_std"] == pytest.approx(layers[0].predicted_std)
+    labels = [line.get_label() for line in found.plot().axes[0].get_lines()]
+    assert "mean-field prediction" in labels
+
+
+def test_mean_field_prediction_is_left_out_where_it_does_not_apply() -> None:
+    conv = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 4))
+    found = diagnose(conv, torch.randn(16, 3, 8, 8))
+    assert all(math.isnan(r.predicted_std) for r in found.records)
+    normed = nn.Sequential(nn.Linear(10, 20), nn.LayerNorm(20), nn.Tanh(), nn.Linear(20, 2))
+    assert all(math.isnan(r.predicted_std) for r in diagnose(normed, torch.randn(32, 10)).records)
+    labels = [line.get_label() for line in found.plot().axes[0].get_lines()]
+    assert "mean-field prediction" not in labels

@@ -59,8 +59,9 @@ examples (0 for a Gaussian; ``nan`` for a constant output).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -138,6 +139,7 @@ class CallRecord:
     reasons: tuple[str, ...]
     paired: str | None = None
     key: str = ""
+    predicted_std: float = math.nan
 
     def row(self) -> dict[str, Any]:
         """A flat, JSON-ready dict (histogram and clone groups left out: see :meth:`Diagnosis.to_dict`)."""
@@ -162,6 +164,7 @@ class CallRecord:
             "verdict": self.verdict,
             "reasons": "; ".join(self.reasons),
             "paired": self.paired,
+            "predicted_std": _json(self.predicted_std),
         }
 
 
@@ -230,7 +233,8 @@ class Diagnosis(Tabular):
     # ------------------------------------------------------------------ figures
 
     def plot(self) -> Any:
-        """The ``signal`` figure: activation std and gradient norm against depth (log scales)."""
+        """The ``signal`` figure: activation std and gradient norm against depth (log scales), with mean-field
+        theory's std (``predicted_std``) drawn over the measured one for a plain chain of Linear layers."""
         return self._signal()
 
     def figures(self) -> dict[str, Any]:
@@ -264,6 +268,9 @@ class Diagnosis(Tabular):
         std = np.array([r.act_std for r in recs], dtype=float)
         ax.plot(x, np.where(std > 0, std, np.nan), "o-", color=PALETTE[0], label="activation std")
         ax.axhline(self.input_std, color=PALETTE[6], lw=0.8, ls=":", label="input std")
+        theory = np.array([r.predicted_std for r in recs], dtype=float)
+        if np.isfinite(theory).any():
+            ax.plot(x, theory, "-", color=PALETTE[2], lw=1.2, label="mean-field prediction")
         ax.set_yscale("log")
         ax.set_ylabel("activation std")
         ax.set_xlabel("module call, in execution order")
@@ -625,6 +632,45 @@ def _verdict(rec: dict[str, Any], role: str, input_std: float, max_grad: float) 
     return verdict, reasons
 
 
+def _mean_field(kept: list[_Call], calls: list[_Call], batch: Any) -> dict[int, float]:
+    """Mean-field theory's std of each call's ``A``, for a plain chain of ``nn.Linear`` layers and activations.
+
+    Layer by layer, from the input's mean square ``m = mean(x^2)``: ``q = sigma_w2 m + sigma_b2`` with the
+    layer's own ``sigma_w2 = fan_in mean(W^2)`` and ``sigma_b2 = mean(b^2)``, then the activation's moments at
+    ``q`` (:func:`initlab.theory.predict_layers`, one layer at a time, so each layer may have its own
+    activation), and ``m = E[phi(sqrt(q) z)^2]`` for the next layer.  Any other module (a convolution, a norm,
+    a residual model seen as calls out of order), a layer called twice, an input that is not one floating-point
+    tensor, or an activation the theory does not know: no prediction (an empty dict)."""
+    from ..theory import QuadratureWarning, predict_layers
+
+    if not isinstance(batch, torch.Tensor) or not batch.is_floating_point() or batch.numel() == 0:
+        return {}
+    with torch.no_grad():
+        m = float((batch.detach().double() ** 2).mean())
+    out: dict[int, float] = {}
+    layer: _Call | None = None
+    for c in kept:
+        if c.role == "layer":
+            if not isinstance(c.module, nn.Linear) or c.call > 0:
+                return {}
+            with torch.no_grad():
+                w = c.module.weight.detach().double()
+                sw = float((w**2).mean()) * w.shape[1]
+                sb = 0.0 if c.module.bias is None else float((c.module.bias.detach().double() ** 2).mean())
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", QuadratureWarning)
+                    p = predict_layers(c.activation, sw, sb, 1, m)
+            except InitlabError:
+                return {}
+            out[id(c)], m, layer = float(p.act_std[0]), float(p.act_sq[0]), c
+        elif c.role == "activation" and layer is not None and c.paired is not None and calls[c.paired] is layer:
+            out[id(c)] = out[id(layer)]
+        else:
+            return {}
+    return out
+
+
 def _input_std(batch: Any) -> float:
     items = batch if isinstance(batch, tuple) else tuple(batch.values()) if isinstance(batch, Mapping) else (batch,)
     for item in items:
@@ -982,6 +1028,8 @@ def diagnose(
                 key=keys[id(c)],
             )
         )
+    predicted = _mean_field(kept, calls, batch)
+    records = [replace(r, predicted_std=predicted.get(id(c), math.nan)) for r, c in zip(records, kept, strict=True)]
     notes = []
     if any(totals[p] > 1 for p in totals):
         notes.append("a module called more than once has one gradient (the sum over its calls), shown on each call")
