@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ._activations import ACTIVATIONS, SATURATION_FRACTION, Activation, get_activation
 from ._backends import BACKENDS, namespace, to_backend, to_numpy
+from ._jacobian import input_output_jacobian, jacobian_by_depth, layer_jacobians
 from ._losses import LOSSES, Loss, course_cost, get_loss
 from ._metrics import (
     CLONE_TOL,
@@ -93,6 +94,9 @@ __all__ = [
     "gradient_norm",
     "init_ensemble",
     "init_params",
+    "input_output_jacobian",
+    "jacobian_by_depth",
+    "layer_jacobians",
     "layer_stats",
     "loss_and_grads",
     "mean_slope",
