@@ -22,6 +22,7 @@ from ._activations import ACTIVATIONS, SATURATION_FRACTION, Activation, get_acti
 from ._backends import BACKENDS, namespace, to_backend, to_numpy
 from ._jacobian import input_output_jacobian, jacobian_by_depth, layer_jacobians
 from ._losses import LOSSES, Loss, course_cost, get_loss
+from ._lsuv import LSUVReport, LSUVWarning, lsuv
 from ._metrics import (
     CLONE_TOL,
     METRICS,
@@ -69,6 +70,8 @@ __all__ = [
     "GradientDescent",
     "HeavyBall",
     "History",
+    "LSUVReport",
+    "LSUVWarning",
     "Loss",
     "Metric",
     "Momentum",
@@ -99,6 +102,7 @@ __all__ = [
     "layer_jacobians",
     "layer_stats",
     "loss_and_grads",
+    "lsuv",
     "mean_slope",
     "namespace",
     "numerical_rank",
