@@ -174,11 +174,16 @@ def measured_spectra(
     One ensemble of ``M = len(seeds)`` stacks of ``max(depths)`` hidden layers of ``width``
     units (float64), weights ``"normal(std=sqrt(sigma_w2 / width))"`` or
     ``"orthogonal(gain=sqrt(sigma_w2))"``, biases ``"normal(std=sqrt(sigma_b2))"``; one shared
-    input ``x`` of ``width`` Gaussian entries scaled to ``||x||^2 / width = (q* - sigma_b2) /
+    input ``x`` of ``width`` Gaussian entries (from ``default_rng([input_seed, 1])``, a stream
+    apart from every model's ``default_rng(seed)``) scaled to ``||x||^2 / width = (q* - sigma_b2) /
     sigma_w2``, so the first layer's pre-activations already have variance ``q*``.  The
     Jacobian at a depth is that of the stack's first layers
     (:func:`~initlab.engine.jacobian_by_depth`), so the depths share their nets.  Compare
     with :func:`jacobian_moments`: the mean of a row is ``m1``, its variance ``sigma^2``.
+
+    BLAS is held to one thread: the work is many QR factorizations and products of
+    moderate matrices, one per model and layer, and on shared cores BLAS threads that wait
+    for each other made such calls several times slower.
 
     >>> s = measured_spectra("linear", 1.0, 0.0, [3], 50, weights="orthogonal", seeds=[0])[3]
     >>> s.shape, bool(np.allclose(s, 1.0))
@@ -197,10 +202,31 @@ def measured_spectra(
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
         raise InitlabValueError(f"The 'seeds' argument of {where} must be a non-empty list of ints. Got {seeds!r}.")
     q = q_star(activation, sw, sb)
+    from threadpoolctl import threadpool_limits  # imported here: initlab's import stays light
+
+    with threadpool_limits(1, user_api="blas"):
+        return _measure(activation, w, sw, sb, q, ds, n, list(seeds), input_seed, where)
+
+
+def _measure(
+    activation: Any,
+    w: str,
+    sw: float,
+    sb: float,
+    q: float,
+    ds: list[int],
+    n: int,
+    seeds: list[int],
+    input_seed: int,
+    where: str,
+) -> dict[int, np.ndarray]:
+    """:func:`measured_spectra`'s work, once its arguments are checked."""
     net = MLP.make([n] * (ds[-1] + 1) + [1], activation, "mse")
     w_spec, b_spec = _specs(w, sw, sb, n)
-    params = init_ensemble(net.layer_dims, seeds=list(seeds), weights=w_spec, biases=b_spec, dtype=np.float64)
-    x = np.random.default_rng(check_int(input_seed, "input_seed", where, low=0)).standard_normal(n)
+    params = init_ensemble(net.layer_dims, seeds=seeds, weights=w_spec, biases=b_spec, dtype=np.float64)
+    # the input's own stream: default_rng(k) is model k's, whose first draws are W[1]'s; x drawn from it would
+    # line up with a row of that model's first weight matrix
+    x = np.random.default_rng([check_int(input_seed, "input_seed", where, low=0), 1]).standard_normal(n)
     x *= math.sqrt(max(q - sb, 0.0) / sw * n) / float(np.linalg.norm(x))
     out = {}
     for d, J in jacobian_by_depth(net, params, x, ds).items():
