@@ -49,6 +49,7 @@ from ..initializers import get
 from ..seeding import as_rng
 from ._metrics import activation_std
 from ._mlp import MLP, Params, matmul
+from ._training import _blas_controller, _blas_threads
 
 __all__ = ["LSUVReport", "LSUVWarning", "lsuv"]
 
@@ -201,9 +202,20 @@ def lsuv(
     max_iter = check_int(max_iter, "max_iter", "lsuv", low=1, high=10_000)
     if not isinstance(pre_init, bool):
         raise InitlabTypeError(f"The 'pre_init' argument of lsuv must be True or False. Got {shown(pre_init)}.")
-    L = net.n_layers
     n_models = params["W1"].shape[0] if ensemble else 1
     streams = _streams(rng, n_models, ensemble, pre_init)
+    threads = _blas_threads(net, X.shape[1])
+    if threads is None:
+        return _lsuv(net, params, X, target, tol, max_iter, pre_init, streams, ensemble)
+    with _blas_controller().limit(limits=threads, user_api="blas"):  # as train does: small matmuls on one thread
+        return _lsuv(net, params, X, target, tol, max_iter, pre_init, streams, ensemble)
+
+
+def _lsuv(net: MLP, params: Params, X: np.ndarray, target: float, tol: float, max_iter: int, pre_init: bool,
+          streams: list[Any], ensemble: bool) -> LSUVReport:  # fmt: skip
+    """:func:`lsuv` after its checks."""
+    L = net.n_layers
+    n_models = len(streams)
     if pre_init:
         ortho = get("orthogonal")
         for k, gen in enumerate(streams):
