@@ -57,7 +57,7 @@ PAPER = Paper(
     setup=(
         "Deep fully connected tanh and relu networks at criticality (chi_1 = 1), Gaussian or orthogonal "
         "weights; the spectrum of the input-output Jacobian J computed by free probability and measured "
-        "on random networks of width about 1000 at depths up to 128, at inputs on the fixed point q*."
+        "on wide random networks (widths of order 1000) at depths up to 128, at inputs on the fixed point q*."
     ),
     claim=(
         "Orthogonal tanh networks at a small q* achieve dynamical isometry (the squared singular values of J "
@@ -66,8 +66,8 @@ PAPER = Paper(
     ),
     scaled=(
         "The default measures width 200 at depths 2, 8, 32 with 5 seeds (a few seconds); `initlab reproduce "
-        "pennington2017 --full` runs width 1000 at depths 2, 8, 32, 128 with 3 seeds (several minutes, a few GB "
-        "of memory). The spectra are measured at initialization only (the paper's training-speed experiments "
+        "pennington2017 --full` runs width 1000 at depths 2, 8, 32, 128 with 3 seeds (about 8 minutes on two "
+        "shared cores, 3.2 GB of memory). The spectra are measured at initialization only (the paper's training-speed experiments "
         "are not reproduced); the depths share the first layers of the same nets."
     ),
 )
