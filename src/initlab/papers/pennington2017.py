@@ -67,8 +67,8 @@ PAPER = Paper(
     scaled=(
         "The default measures width 200 at depths 2, 8, 32 with 5 seeds (a few seconds); `initlab reproduce "
         "pennington2017 --full` runs width 1000 at depths 2, 8, 32, 128 with 3 seeds (about 8 minutes on two "
-        "shared cores, 3.2 GB of memory). The spectra are measured at initialization only (the paper's training-speed experiments "
-        "are not reproduced); the depths share the first layers of the same nets."
+        "shared cores, 3.2 GB of memory). The spectra are measured at initialization only (the paper's "
+        "training-speed experiments are not reproduced); the depths share the first layers of the same nets."
     ),
 )
 
