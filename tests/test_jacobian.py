@@ -83,6 +83,19 @@ def test_jacobian_by_depth_is_the_jacobian_of_the_truncated_net() -> None:
     assert list(jacobian_by_depth(net, p, x, [4, 1])) == [1, 4]
 
 
+@pytest.mark.torch
+def test_torch_namespace_gives_numpy_s_jacobian() -> None:
+    pytest.importorskip("torch")
+    from initlab.engine import namespace, to_backend, to_numpy
+
+    net = MLP.make([3, 4, 4, 1], "tanh", "mse")
+    p = init_ensemble(net.layer_dims, seeds=[0, 1], weights="xavier_normal", biases="normal(std=0.1)")
+    x = np.array([0.1, -0.3, 0.5])
+    pt, xt = to_backend(p, "torch"), to_backend(x, "torch")
+    J = input_output_jacobian(net, pt, xt, xp=namespace(xt))
+    assert np.allclose(to_numpy(J), input_output_jacobian(net, p, x), rtol=1e-10, atol=1e-12)
+
+
 def test_float32_parameters_give_a_float32_jacobian() -> None:
     net = MLP.make([3, 4, 1], "tanh", "mse")
     p = init_params(net.layer_dims, weights="xavier_normal", rng=0, dtype=np.float32)
