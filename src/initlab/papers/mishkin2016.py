@@ -186,6 +186,7 @@ def run(config: Config | None = None) -> Result:
                                  "step": 0, "layer": l + 1, "metric": metric, "value": value})  # fmt: skip
             model += 1
         gain, pred = part["gain"], _predicted_gain(act)
+        arrays[f"{act}/predicted_gain"] = np.array([pred])  # 1 / sqrt(E[phi(z)^2]), drawn as the figure's line
         median = np.median(gain[:, 1:], axis=1)
         share = part["reached"].mean(axis=1)
         findings.append(Finding(f"{act}: share of layers whose output std is within Tol_var of 1 after LSUV "

@@ -49,6 +49,7 @@ def _variances(result: Result, plt: Any) -> Any:
                 ax.plot(layers, top * FACTOR[init] ** (layers[-1] - layers), "--", color=PALETTE[i],
                         label=f"{init} (paper: x{FACTOR[init]:.3g} per layer)")  # fmt: skip
         ax.set_yscale("log")
+        ax.set_xticks(np.arange(1, result.arrays[f"standard/{key}"].shape[1] + 1))
         ax.set_xlabel("layer l")
         ax.set_ylabel("variance over units x examples")
         ax.set_title(title, fontsize=9)

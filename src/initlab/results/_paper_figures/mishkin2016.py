@@ -30,6 +30,11 @@ def draw(result: Result, plt: Any) -> dict[str, Any]:
             ax_std.plot(layers, np.exp(np.log(std).mean(axis=0)), style, marker=".", color=PALETTE[i],
                         label=f"{act}, {when}")  # fmt: skip
     ax_gain.axhline(math.sqrt(2), color=PALETTE[3], linestyle="--", label="sqrt(2) (He)")
+    for i, act in enumerate(acts):
+        pred = result.arrays.get(f"{act}/predicted_gain")
+        if act != "relu" and pred is not None:
+            ax_gain.axhline(float(pred[0]), color=PALETTE[i], linestyle="-.", linewidth=0.8,
+                            label=f"{act}: 1/sqrt(E[{act}(z)^2]) = {float(pred[0]):.3g}")  # fmt: skip
     ax_gain.axhline(1.0, color=PALETTE[6], linestyle=":", label="1 (Xavier / LeCun)")
     ax_gain.set_xlabel("layer l (the last is the linear output layer)")
     ax_gain.set_ylabel("gain std(W[l]) * sqrt(fan_in)")
