@@ -104,7 +104,13 @@ def test_default_run_holds() -> None:
 
 
 @pytest.mark.slow
-def test_full_run_holds_with_fewer_seeds() -> None:
+def test_full_run_with_fewer_seeds() -> None:
+    # about 25 minutes. At 3000 steps of 256 units Xavier's nets leave their plateau (measured: after about 860
+    # steps at 22 layers, 1240 at 30), so the 30-layer stall finding does not hold at this budget; He's nets
+    # converge and start learning at least ten times earlier at both depths.
     r = run(make_config("he2015", full=True, seeds=2))
     claims = r.claims
-    assert all(holds for q, holds in claims.items() if not q.startswith("22 hidden layers: Xavier")), claims
+    assert all(holds for q, holds in claims.items() if "He's" in q or "He vs Xavier" in q), claims
+    for depth in (22, 30):
+        he, xavier = r.arrays[f"depth{depth}/he/first_below"], r.arrays[f"depth{depth}/xavier/first_below"]
+        assert np.all(xavier >= 10 * he)
