@@ -249,7 +249,7 @@ def test_tour_skips_what_it_finished_with_the_same_settings_and_reruns_the_rest(
                   "train_width": "8", "steps": "20"},
         "course": {"steps": "40", "seeds": "3", "grid": "10"},
     }  # fmt: skip
-    monkeypatch.setattr(cmds, "tour_configs", lambda: {n: make_config(n, small[n]) for n in LECTURE})
+    monkeypatch.setattr(cmds, "tour_configs", lambda papers=True: {n: make_config(n, small[n]) for n in LECTURE})
 
     def tiny(result):  # one small figure each: the lecture's figures take seconds
         fig, ax = plt.subplots(figsize=(1, 1))

@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent(
                   "train_width": "8", "steps": "20"},
         "course": {"steps": "40", "seeds": "3", "grid": "10"},
     }
-    cmds.tour_configs = lambda: {name: make_config(name, SMALL[name]) for name in LECTURE}
+    cmds.tour_configs = lambda papers=True: {name: make_config(name, SMALL[name]) for name in LECTURE}
     stall = os.environ.get("STALL", "")
 
     def stalled(where):

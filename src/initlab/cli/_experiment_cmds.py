@@ -40,14 +40,14 @@ def _warnings_as_lines(err: TextIO) -> Iterator[None]:
         yield
 
 
-def _settings(pairs: list[str]) -> dict[str, str]:
+def _settings(pairs: list[str], where: str = "initlab run") -> dict[str, str]:
     """``--set KEY=VALUE`` pairs as text, each value checked for depth and size before the library reads it."""
     settings = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"initlab run: --set must be KEY=VALUE. Got {quoted(pair)} instead.")
-        check_expression(value.strip(), f"initlab run: --set {key.strip()[:40]}")
+            raise UsageError(f"{where}: --set must be KEY=VALUE. Got {quoted(pair)} instead.")
+        check_expression(value.strip(), f"{where}: --set {key.strip()[:40]}")
         settings[key.strip()] = value.strip()
     return settings
 
@@ -59,12 +59,17 @@ def _check_memory(name: str, config: Any) -> None:
     check_memory(peak_bytes(name, config), f"the experiment {name} with these settings")
 
 
+#: The titles of the report's two parts: the experiments, then the paper reproductions.
+LECTURE_PART, PAPERS_PART = "The lecture's claims", "The classic papers, re-run"
+
+
 def _write_report(folder: Path) -> Path:
-    """DIR/report.html, the experiments shown in the lecture's order (a run of any other is an error)."""
+    """DIR/report.html: the experiments in the lecture's order, then the papers (a run of any other is an error)."""
     from ..experiments import EXPERIMENTS
+    from ..papers import PAPERS
     from ..results import write_report
 
-    return Path(write_report(folder, order=list(EXPERIMENTS)))
+    return Path(write_report(folder, parts=[(LECTURE_PART, list(EXPERIMENTS)), (PAPERS_PART, list(PAPERS))]))
 
 
 def _text(value: Any) -> str:
@@ -90,12 +95,16 @@ def _accepted(setting: Any) -> str:
     return f"{'(' if setting.low_open else '['}{low}, {high}{')' if setting.high is None else ']'}"
 
 
-def _settings_table(name: str, out: TextIO) -> None:
-    """The declared settings of experiment ``name``: what ``--set`` takes, with defaults and ranges."""
+def _settings_table(name: str, out: TextIO, declared: Any = None, command: str = "run") -> None:
+    """The declared settings of experiment ``name`` (or ``declared``, a Config class's): what ``--set`` takes,
+    with defaults and ranges."""
+    from ..experiments import declared as declared_of
     from ..experiments import settings
 
-    rows = [(s.name, s.type, _text(s.default), _accepted(s), s.help) for s in settings(name)]
-    print_table(out, rows, ("setting", "type", "default", "accepted", "what it is"), title=f"initlab run {name}")
+    found = settings(name) if declared is None else declared_of(declared)
+    rows = [(s.name, s.type, _text(s.default), _accepted(s), s.help) for s in found]
+    print_table(out, rows, ("setting", "type", "default", "accepted", "what it is"),
+                title=f"initlab {command} {name}")  # fmt: skip
 
 
 def experiments_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
@@ -152,25 +161,39 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         print(f"\nresults: {saved}", file=out)
 
 
-def tour_configs() -> dict[str, Any]:
-    """The tour's experiments, in the lecture's order, each with its default settings."""
+def tour_configs(papers: bool = True) -> dict[str, Any]:
+    """The tour's runs, each with its default settings: the lecture's experiments in its order, then (with
+    ``papers``) the paper reproductions, scaled down."""
+    from .. import papers as _papers
     from ..experiments import LECTURE, make_config
 
-    return {name: make_config(name) for name in LECTURE}
+    configs = {name: make_config(name) for name in LECTURE}
+    if papers:
+        configs.update({name: _papers.make_config(name) for name in _papers.PAPERS})
+    return configs
+
+
+def _runner(name: str) -> Any:
+    """The ``run`` of experiment or reproduction ``name``."""
+    from .. import papers
+    from ..experiments import EXPERIMENTS
+
+    return EXPERIMENTS[name].run if name in EXPERIMENTS else papers.get(name).run
 
 
 def tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
-    """Every experiment on its defaults, saved under --out; experiments finished there with the same
+    """Every experiment and reproduction on its defaults, saved under --out; runs finished there with the same
     settings are skipped, so a tour that was stopped resumes.  Then the report."""
     from .. import results
-    from ..experiments import EXPERIMENTS, LECTURE
+    from ..experiments import EXPERIMENTS
 
-    for name in LECTURE:  # every run folder the tour may replace, before any work
+    configs = tour_configs(papers=not args.no_papers)
+    for name in configs:  # every run folder the tour may replace, before any work
         results.check_target(args.out, name, arg="--out", where="initlab tour")
     folder = Path(args.out)
-    configs = tour_configs()
     for name, config in configs.items():
-        _check_memory(name, config)
+        if name in EXPERIMENTS:
+            _check_memory(name, config)
     summary: dict[str, dict[str, Any]] = {}
     n = len(configs)
     for i, (name, config) in enumerate(configs.items(), start=1):
@@ -182,7 +205,7 @@ def tour(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
             if err.isatty():
                 say(err, f"[{i}/{n}] {name}")
             with _warnings_as_lines(err), progress(err, name):
-                result = EXPERIMENTS[name].run(config)
+                result = _runner(name)(config)
             results.save(result, folder, figures=True)
             skipped = False
         summary[name] = {"claims": result.claims, "answer": result.answer, "skipped": skipped}

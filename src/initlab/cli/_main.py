@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from .._validation import InitlabError
 from .._version import __version__
-from . import _doctor_cmd, _experiment_cmds, _explore_cmd, _init_cmds
+from . import _doctor_cmd, _experiment_cmds, _explore_cmd, _init_cmds, _reproduce_cmd
 from ._checks import UsageError, int64
 
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MEMORY", "EXIT_USAGE", "main", "main_entry"]
@@ -54,6 +54,7 @@ COMMANDS: dict[str, Handler] = {
     "report": _experiment_cmds.report,
     "doctor": _doctor_cmd.doctor,
     "explore": _explore_cmd.explore,
+    "reproduce": _reproduce_cmd.reproduce,
 }
 
 #: what an interrupted command leaves behind, said on its one line
@@ -64,6 +65,7 @@ _LEFT_BEHIND = {
     "report": "the report was not written",
     "doctor": "nothing was written",
     "explore": "nothing to save",
+    "reproduce": "nothing was saved",
 }
 
 
@@ -130,18 +132,20 @@ def _build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser(
         "tour",
-        help="the lecture end to end: every experiment on its defaults, then report.html",
-        description="Run symmetry, bias-vs-weights, scale, depth and course on their defaults, save "
-        "their results and figures under DIR, and write DIR/report.html.  Experiments already "
-        "finished in DIR with the same settings are not run again, so a stopped tour resumes.",
+        help="the lecture end to end, then the classic papers: every run on its defaults, then report.html",
+        description="Run symmetry, bias-vs-weights, scale, depth and course, then the seven paper reproductions "
+        "(scaled down), on their defaults; save their results and figures under DIR, and write DIR/report.html. "
+        "Runs already finished in DIR with the same settings are not run again, so a stopped tour resumes.",
     )
     t.add_argument("--out", default="initlab-tour", metavar="DIR", help="where to write (default ./initlab-tour)")
+    t.add_argument("--no-papers", action="store_true", help="the lecture's experiments only (a few minutes less)")
     t.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
 
     rp = sub.add_parser("report", help="write DIR/report.html from the results saved in DIR")
     rp.add_argument("folder", metavar="DIR")
     _doctor_cmd.add_parser(sub)
     _explore_cmd.add_parser(sub)
+    _reproduce_cmd.add_parser(sub)
     return parser
 
 
