@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
 from .._figures import PALETTE
 from .._result import Result
+from . import seed_stat
 
 __all__ = ["draw"]
-
-
-def _finite(curve: np.ndarray) -> np.ndarray:
-    """``curve`` with a diverged model's inf or nan as nan (left out of the seed statistics)."""
-    return np.where(np.isfinite(curve), curve, np.nan)
-
-
-def _nan_stat(fn: Any, curve: np.ndarray) -> np.ndarray:
-    """``fn`` over seeds (axis 0) ignoring nan; a point where every seed diverged stays nan, without a warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(fn(_finite(curve), axis=0))
 
 
 INITS = ("xavier", "he")
@@ -42,9 +30,9 @@ def draw(result: Result, plt: Any) -> dict[str, Any]:
         steps = result.arrays[f"depth{depth}/curve_steps"]
         for i, init in enumerate(INITS):
             curve = result.arrays[f"depth{depth}/{init}/curve"]  # (seeds, points)
-            ax.fill_between(steps, _nan_stat(np.nanmin, curve), _nan_stat(np.nanmax, curve), color=PALETTE[i],
+            ax.fill_between(steps, seed_stat(np.nanmin, curve), seed_stat(np.nanmax, curve), color=PALETTE[i],
                             alpha=0.25, linewidth=0)  # fmt: skip
-            ax.plot(steps, _nan_stat(np.nanmedian, curve), color=PALETTE[i], label=f"{init} (median, band: seeds)")
+            ax.plot(steps, seed_stat(np.nanmedian, curve), color=PALETTE[i], label=f"{init} (median, band: seeds)")
         ax.axhline(math.log(10.0), color="grey", linestyle="--", linewidth=1, label="ln 10 (uniform guess)")
         ax.set_xlabel("mini-batch step")
         ax.set_title(f"{depth} relu hidden layers", fontsize=9)

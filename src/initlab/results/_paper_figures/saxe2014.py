@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
 from .._figures import PALETTE, _colour
 from .._result import Result
+from . import seed_stat
 
 __all__ = ["draw"]
-
-
-def _finite(curve: np.ndarray) -> np.ndarray:
-    """``curve`` with a diverged model's inf or nan as nan (left out of the seed statistics)."""
-    return np.where(np.isfinite(curve), curve, np.nan)
-
-
-def _nan_stat(fn: Any, curve: np.ndarray) -> np.ndarray:
-    """``fn`` over seeds (axis 0) ignoring nan; a point where every seed diverged stays nan, without a warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(fn(_finite(curve), axis=0))
 
 
 INITS = ("orthogonal", "gaussian")
@@ -59,7 +47,7 @@ def _curves(result: Result, plt: Any) -> Any:
     for ax, init in zip(axes, INITS, strict=True):
         for j, depth in enumerate(depths):
             curve = result.arrays[f"depth{depth}/{init}/curve"]
-            ax.plot(result.arrays[f"depth{depth}/curve_steps"], _nan_stat(np.nanmedian, curve), color=_colour(j),
+            ax.plot(result.arrays[f"depth{depth}/curve_steps"], seed_stat(np.nanmedian, curve), color=_colour(j),
                     label=f"depth {depth}")  # fmt: skip
         ax.axhline(level, color="grey", linestyle="--", linewidth=1, label="criterion")
         ax.set_yscale("log")
