@@ -61,7 +61,8 @@ LAYERS = {
     "torch": 5,
     "explorer": 5,  # beside torch, never importing it
     "papers": 5,  # the reproductions: on experiments, theory and the engine, never torch
-    "cli": 6,
+    "sweep": 6,  # grids, journal, executors, the sweep report: on experiments and papers
+    "cli": 7,
 }
 
 

@@ -275,7 +275,8 @@ def _controller_for(n_modules: int) -> Any:
 
 
 def _blas_threads(net: MLP, m: int) -> int | None:
-    """The numpy path's BLAS thread count: 1 for small matrices (threads cost more than they give), else as is."""
+    """The numpy path's BLAS thread count for one step on ``m`` examples (the mini-batch's size): 1 for small
+    matrices (threads cost more than they give), else as is."""
     largest = max(a * b for a, b in zip(net.layer_dims[:-1], net.layer_dims[1:], strict=True)) * m
     return 1 if largest < BLAS_ONE_THREAD_BELOW else None
 
@@ -428,7 +429,7 @@ def train(
     # orthogonal init comes out of QR F-ordered); the caller's arrays are never written into
     work = {key: np.ascontiguousarray(value) for key, value in params.items()}
     X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
-    threads = _blas_threads(net, m)
+    threads = _blas_threads(net, m if batch_size is None else min(batch_size, m))  # one step's matmuls
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is data, not an error
         if threads is None:
             history = _train_batched(net, work, X, Y, steps, opt, record_every, callback, batch_size, shuffle_seed)
