@@ -74,7 +74,13 @@ def test_the_page_is_served_with_its_assets(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("width=0", "The &#x27;width&#x27; setting of train must be an int &gt;= 1 and &lt;= 64. Got &#x27;0&#x27;"),
+        (
+            "width=0",
+            "The &#x27;width&#x27; setting of the explorer must be an int &gt;= 1 and &lt;= 64. Got &#x27;0&#x27;",
+        ),
+        ("width=128", "setting of the explorer must be an int &gt;= 1 and &lt;= 64. Got &#x27;128&#x27; instead."),
+        ("depth=9", "The &#x27;depth&#x27; setting of the explorer must be an int &gt;= 1 and &lt;= 8."),
+        ("batch_size=32", "The explorer draws nets up to 8 x 64 and trains on the full batch"),
         ("widht=3", "Got an unknown setting &#x27;widht&#x27; instead. Did you mean &#x27;width&#x27;?"),
         ("width=3&width=4", "Each setting may be given once in the URL. Got &#x27;width&#x27; twice."),
         ("weights=%3Cscript%3E", "Got &#x27;&lt;script&gt;&#x27; instead"),  # shown, never run
@@ -179,7 +185,7 @@ def test_a_bad_message_is_answered_and_the_session_goes_on(client: TestClient) -
         ('{"type": "step", "count": "3"}', "The 'count' argument of the step message must be an int"),
         ('{"type": "speed", "steps_per_frame": 3}', "The 'steps_per_frame' of the speed message must be one of 1, 2"),
         ('{"type": "set", "settings": "width=3"}', "The 'settings' of the set message must be an object"),
-        ('{"type": "set", "settings": {"width": "0"}}', "The 'width' setting of train must be an int >= 1"),
+        ('{"type": "set", "settings": {"width": "0"}}', "The 'width' setting of the explorer must be an int >= 1"),
         ('{"type": "set", "settings": {"width": 3}}', "The settings must map each setting's name to its text"),
     ]
     with client.websocket_connect("/ws?width=4") as ws:

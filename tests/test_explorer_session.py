@@ -169,7 +169,7 @@ def test_a_bad_setting_raises_the_named_error_and_keeps_the_run() -> None:
     s.advance(5)
     before = {k: v.copy() for k, v in s.params.items()}
     with pytest.raises(
-        InitlabValueError, match=r"The 'width' setting of train must be an int >= 1 and <= 64\. Got '0'"
+        InitlabValueError, match=r"The 'width' setting of the explorer must be an int >= 1 and <= 64\. Got '0'"
     ):
         s.apply({"width": "0"})
     with pytest.raises(

@@ -5,7 +5,8 @@ Routes:
 - ``GET /?<settings>``: the page, when the query's setting texts make a valid ``train`` config;
   otherwise HTTP 400 with a small page that shows the one-line reason and a link to ``/``.
 - ``GET /static/...``: the page's assets, shipped inside the package.
-- ``GET /api/settings``: the declared ``train`` settings and the names the controls offer.
+- ``GET /api/settings``: the declared ``train`` settings (with the explorer's limits) and the names the controls
+  offer.
 - ``GET /api/check?<settings>``: ``{"ok": true, "command", "python"}`` or 400 ``{"ok": false, "error"}``.
 - ``GET /api/sessions``: the live sessions (id, step, playing, query).
 - ``WS /ws?<settings>``: one :class:`~initlab.explorer._session.Session` per connection.  A bad query
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validation import InitlabError, InitlabValueError, check_int, closest, shown
-from ._session import MAX_STEP_COUNT, SPEEDS, Session, check_texts, describe
+from ._session import MAX_STEP_COUNT, SPEEDS, Session, check_texts, describe, explorer_settings
 
 __all__ = ["FRAME_INTERVAL", "MAX_SESSIONS", "STATIC", "make_app"]
 
@@ -147,7 +148,7 @@ def make_app() -> Any:
 
     from .. import initializers
     from ..engine import OPTIMIZERS
-    from ..experiments import REGIMES, settings
+    from ..experiments import REGIMES
 
     sessions: dict[str, _Live] = {}
     shared: dict[str, Any] = {}
@@ -175,7 +176,7 @@ def make_app() -> Any:
                 "choices": None if s.choices is None else list(s.choices)}  # fmt: skip
 
     async def api_settings(request: Request) -> Response:
-        declared = settings("train")
+        declared = explorer_settings()  # the train settings, with the explorer's smaller limits
         by_name = {s.name: s for s in declared}
         return JSONResponse({
             "settings": [_setting(s) for s in declared],

@@ -6,8 +6,8 @@ session depend on its config only.  It trains with the engine's :func:`~initlab.
 alone (``backend="numpy"``, the reference path), a chunk of steps at a time; chunks of any
 sizes give the same bits as one long call, because the optimizer instance carries its state
 from call to call.  Every number of a frame is computed by the engine's functions
-(``forward``, ``backward``, ``layer_stats``, ``clone_groups`` as ``distinct_units`` counts them,
-``accuracy_from_logits``) on the current parameters.
+(``forward``, ``backward``, ``layer_stats``, ``clone_groups`` as ``distinct_units`` counts them)
+and the train experiment's ``accuracy_of`` on the current parameters.
 
 No web code lives here: the messages are plain dicts ready for JSON (NaN and infinities are
 ``None``), so all of it is tested without a server.
@@ -16,6 +16,7 @@ No web code lives here: the messages are plain dicts ready for JSON (NaN and inf
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 import threading
 import time
@@ -31,18 +32,17 @@ from .._validation import InitlabTypeError, InitlabValueError, check_int, shown
 from ..engine import (
     MLP,
     SymmetryWarning,
-    accuracy_from_logits,
     backward,
     clone_groups,
     forward,
     layer_stats,
     train,
 )
-from ..experiments import command, make_config, settings
+from ..experiments import Setting, command, make_config, settings
 from ..experiments import train as experiment
 
-__all__ = ["BOUNDARY_GRID", "HIST_BINS", "MAX_LOSS_POINTS", "MAX_STEP_COUNT", "SHOWN_UNITS", "SPEEDS", "Session",
-           "check_texts", "describe", "setting_texts"]  # fmt: skip
+__all__ = ["BOUNDARY_GRID", "EXPLORER_LIMITS", "HIST_BINS", "MAX_LOSS_POINTS", "MAX_STEP_COUNT", "SHOWN_UNITS",
+           "SPEEDS", "Session", "check_texts", "describe", "explorer_settings", "setting_texts"]  # fmt: skip
 
 #: Steps per frame the page may choose while playing.
 SPEEDS = (1, 2, 5, 10, 20, 50, 100)
@@ -61,6 +61,32 @@ MAX_LOSS_POINTS = 200
 CHUNK_SECONDS = 0.05
 
 EXPERIMENT = "train"
+#: The explorer's own upper limits on train settings (``initlab run train`` and sweeps take more): a net the page
+#: can draw and step live, trained on the full batch (chunks of steps would restart a mini-batch order).  The
+#: controls offer no more, and a URL or message that asks for more is refused with the setting's one-line error.
+EXPLORER_LIMITS: dict[str, int] = {"depth": 8, "width": 64, "batch_size": 0}
+
+
+def explorer_settings() -> tuple[Setting, ...]:
+    """The declared train settings with the explorer's limits (:data:`EXPLORER_LIMITS`) as their upper bounds.
+
+    >>> {s.name: s.high for s in explorer_settings() if s.name in EXPLORER_LIMITS}
+    {'depth': 8, 'width': 64, 'batch_size': 0}
+    """
+    return tuple(dataclasses.replace(s, high=EXPLORER_LIMITS[s.name]) if s.name in EXPLORER_LIMITS else s
+                 for s in settings(EXPERIMENT))  # fmt: skip
+
+
+def _check_limits(texts: Mapping[str, str]) -> None:
+    """Refuse a setting text beyond the explorer's limits, in the declared setting's words."""
+    for s in explorer_settings():
+        if s.name in EXPLORER_LIMITS and s.name in texts:
+            try:
+                s.parse(texts[s.name], "the explorer")
+            except (InitlabTypeError, InitlabValueError) as e:
+                raise type(e)(f"{e} The explorer draws nets up to {EXPLORER_LIMITS['depth']} x "
+                              f"{EXPLORER_LIMITS['width']} and trains on the full batch; initlab run train takes "
+                              "more.") from None  # fmt: skip
 
 
 def _finite(x: float) -> float | None:
@@ -117,6 +143,7 @@ def _config(texts: Mapping[str, str]) -> Any:
             )
         if len(text) > 1000:
             raise InitlabValueError(f"The {key!r} setting's text must be at most 1000 characters. Got {len(text)}.")
+    _check_limits(texts)
     return make_config(EXPERIMENT, dict(texts))
 
 
@@ -309,7 +336,7 @@ class Session:
         cost = net.loss.value(np, ZL, self.Y)  # the engine's loss of the current params, one per model
         grads = backward(net, params, caches, net.loss.grad(np, ZL, self.Y))
         stats = layer_stats(net, params, caches, grads)
-        acc = accuracy_from_logits(net, ZL, self.Y)  # the logits above: no second forward pass
+        acc = experiment.accuracy_of(net, ZL, self.Y)  # the logits above: no second forward pass
         outputs = [caches[l - 1][2] if l < L else net.loss.output(np, ZL) for l in range(1, L + 1)]
         # the clone groups of every model and layer: [W | b | A] rows, as distinct_units groups them
         groups = [[clone_groups(np.concatenate([params[f"W{l}"][k], params[f"b{l}"][k], outputs[l - 1][k]], axis=1))
