@@ -451,10 +451,12 @@ class Record:
     versions: dict[str, Any]
 
 
-def _record(values: tuple[Any, ...]) -> Record:
+def _record(values: tuple[Any, ...], seen: dict[str, dict[str, Any]]) -> Record:
     cell, seed, status_, metrics, diverged_at, error, seconds, worker, versions_, finished = values
     row = Row(cell, seed, status_, loads(metrics), diverged_at, error, seconds, worker)
-    return Record(row, finished, loads(versions_))
+    if versions_ not in seen:  # one driver writes one versions text: read it once
+        seen[versions_] = loads(versions_)
+    return Record(row, finished, seen[versions_])
 
 
 _SELECT_RECORDS = (
@@ -487,7 +489,8 @@ class JournalView:
 
     def records(self) -> list[Record]:
         """Every result with its time and versions, in cell order, then seed."""
-        return [_record(values) for values in self._conn.execute(_SELECT_RECORDS).fetchall()]
+        seen: dict[str, dict[str, Any]] = {}
+        return [_record(values, seen) for values in self._conn.execute(_SELECT_RECORDS).fetchall()]
 
     def rows(self) -> list[Row]:
         """Every result row, in cell order, then seed."""
