@@ -40,7 +40,7 @@ def test_round_trip_is_bit_identical(tmp_path: Path) -> None:
         "seconds",
         "worker",
         "finished",
-        "depth",
+        "width",
         "config",
         "final_loss",
         "min_loss",
@@ -67,7 +67,7 @@ def test_round_trip_is_bit_identical(tmp_path: Path) -> None:
             r.worker,
         )
         assert bits(g["seconds"]) == bits(r.seconds)
-        assert g["depth"] == cells[r.cell].axes["depth"]
+        assert g["width"] == cells[r.cell].axes["width"]
         assert json.loads(g["config"]) == cells[r.cell].config
         # every metric the row has comes back bit for bit; a metric it lacks is null (not NaN)
         assert same_bits({k: g[k] for k in r.metrics}, r.metrics)
@@ -99,10 +99,10 @@ def test_an_empty_journal_exports_an_empty_table(tmp_path: Path) -> None:
     open_for_run(tmp_path / "s", make_grid(), "c").close()
     assert export_parquet(tmp_path / "s", tmp_path / "e.parquet") == 0
     table = pq.read_table(tmp_path / "e.parquet")
-    assert table.num_rows == 0 and table.column_names[:2] == ["cell", "seed"] and "depth" in table.column_names
+    assert table.num_rows == 0 and table.column_names[:2] == ["cell", "seed"] and "width" in table.column_names
 
 
-BIG = make_grid(depths=tuple(range(2, 32)), seeds=tuple(range(100)))  # 30 cells x 100 seeds = 3000 models
+BIG = make_grid(widths=tuple(range(2, 32)), seeds=tuple(range(100)))  # 30 cells x 100 seeds = 3000 models
 
 
 def big_journal(out: Path, n: int) -> None:

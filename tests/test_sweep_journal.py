@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -13,12 +12,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from initlab.sweep._grid import Grid, parse_grid
 from initlab.sweep._journal import (
     GRID_FILE,
     JOURNAL_FILE,
@@ -31,40 +30,15 @@ from initlab.sweep._journal import (
     open_journal,
     status,
 )
-from initlab.sweep._types import Cell, Row
+from initlab.sweep._types import WHOLE_RUN, Row
 
 HERE = Path(__file__).resolve().parent
 
 
-@dataclass(frozen=True)
-class Axis:
-    name: str
-    values: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class StandInGrid:
-    """What the journal reads of a grid: a product of one axis ``depth`` with ``seeds``."""
-
-    experiment: str
-    source: str
-    text: str
-    seeds: tuple[int, ...]
-    axes: tuple[Axis, ...]
-    cells: tuple[Cell, ...]
-    models: list[tuple[str, int]] = field(default_factory=list)
-    report: dict[str, Any] = field(default_factory=dict)
-
-
-def make_grid(depths: tuple[int, ...] = (2, 3, 4), seeds: tuple[int, ...] = (0, 1), experiment: str = "train"):
-    cells = []
-    for depth in depths:
-        config = {"depth": depth, "width": 8, "lr": 0.1}
-        text = json.dumps({"experiment": experiment, "config": config}, sort_keys=True)
-        cells.append(Cell(hashlib.sha256(text.encode()).hexdigest()[:16], config, {"depth": depth}))
-    text = f'experiment = "{experiment}"\nseeds = {list(seeds)}\n[axes]\ndepth = {list(depths)}\n'
-    models = [(c.key, s) for c in cells for s in seeds]
-    return StandInGrid(experiment, "g.toml", text, seeds, (Axis("depth", depths),), tuple(cells), models)
+def make_grid(widths: tuple[int, ...] = (2, 3, 4), seeds: tuple[int, ...] = (0, 1), experiment: str = "train") -> Grid:
+    """A real grid over the axis ``width``; ``seeds`` only for per-model experiments (``train``)."""
+    seeds_line = f"seeds = {list(seeds)}\n" if experiment == "train" else ""
+    return parse_grid(f'experiment = "{experiment}"\n{seeds_line}[axes]\nwidth = {list(widths)}\n', "g.toml")
 
 
 # floats whose bits a careless store would change
@@ -85,7 +59,7 @@ def same_bits(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def tricky_rows(grid: StandInGrid) -> list[Row]:
+def tricky_rows(grid: Grid) -> list[Row]:
     (c0, s0), (c1, s1), (c2, s2) = grid.models[:3]
     curve = [*TRICKY, math.nan, math.inf, -math.inf]
     return [
@@ -120,7 +94,7 @@ def test_schema_and_round_trip(tmp_path: Path) -> None:
         assert view.meta["schema_version"] == SCHEMA_VERSION
         assert view.meta["experiment"] == "train"
         assert view.meta["seeds"] == [0, 1]
-        assert view.meta["axes"] == ["depth"]
+        assert view.meta["axes"] == ["width"]
         assert view.meta["models"] == 6
         assert view.meta["command"] == "initlab sweep run g.toml"
         assert set(view.meta["versions"]) == {"initlab", "numpy", "python", "platform"}
@@ -208,11 +182,25 @@ def test_missing_and_resume(tmp_path: Path) -> None:
         assert [r.metrics.get("i") for r in view.rows()] == [0.0, None, None, 3.0, 4.0, None]
 
 
+def test_a_whole_run_grid_and_the_stored_grid(tmp_path: Path) -> None:
+    grid = make_grid(experiment="scale")
+    assert grid.seeds == (WHOLE_RUN,)
+    claims = {"claims_held": 1.0, "claims_total": 2.0, "all_claims_hold": 0.0, "claim: large weights saturate": 1.0}
+    with open_for_run(tmp_path, grid, "c") as journal:
+        assert journal.missing() == [(c.key, WHOLE_RUN) for c in grid.cells]
+        assert journal.record([Row(grid.cells[1].key, WHOLE_RUN, "done", claims)]) == 1
+    with open_journal(tmp_path) as view:
+        stored = view.grid()
+        (row,) = view.rows()
+    assert stored.experiment == "scale" and stored.cells == grid.cells and stored.models == grid.models
+    assert (row.cell, row.seed, row.metrics) == (grid.cells[1].key, WHOLE_RUN, claims)
+
+
 @pytest.mark.parametrize(
     "other",
-    [make_grid(depths=(2, 3, 5)), make_grid(seeds=(0, 1, 2)), make_grid(experiment="scale"), make_grid(depths=(2, 3))],
+    [make_grid(widths=(2, 3, 5)), make_grid(seeds=(0, 1, 2)), make_grid(experiment="scale"), make_grid(widths=(2, 3))],
 )
-def test_a_different_grid_is_refused(tmp_path: Path, other: StandInGrid) -> None:
+def test_a_different_grid_is_refused(tmp_path: Path, other: Grid) -> None:
     with open_for_run(tmp_path, make_grid(), "c") as journal:
         journal.record([Row(*journal.grid.models[0], "done")])
     with pytest.raises(ValueError, match="must hold this grid's sweep") as err:
@@ -322,7 +310,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 
 BATCH = 7
 WRITER = """
-grid = make_grid(depths=tuple(range(2, 3002)), seeds=(0, 1, 2))  # 9000 models
+grid = make_grid(widths=tuple(range(2, 32)), seeds=tuple(range(300)))  # 9000 models
 journal = open_for_run({out!r}, grid, "writer")
 print("ready", flush=True)
 models = grid.models
@@ -351,7 +339,7 @@ def test_kill_9_in_the_middle_of_writing_loses_no_committed_row(tmp_path: Path) 
     # every transaction reported as committed is there; none is there in part
     assert len(rows) >= committed * BATCH
     assert len(rows) % BATCH == 0 and len(rows) < 9000, len(rows)
-    grid = make_grid(depths=tuple(range(2, 3002)), seeds=(0, 1, 2))
+    grid = make_grid(widths=tuple(range(2, 32)), seeds=tuple(range(300)))
     assert [(r.cell, r.seed) for r in rows] == grid.models[: len(rows)]
     assert all(r.metrics == {"curve": [r.seed / 3] * 500, "seed": float(r.seed)} for r in rows)
     # a driver picks it up again where it stopped

@@ -26,15 +26,15 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import import_module
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from .._validation import InitlabValueError
 from .._version import __version__
+from ._grid import Grid, parse_grid
 from ._types import STATUSES, Cell, Row
 
 __all__ = [
@@ -80,21 +80,6 @@ CREATE TABLE results (
 
 class SweepLockedError(InitlabValueError):
     """Another driver holds the folder's lock: two drivers never write one journal."""
-
-
-class _GridLike(Protocol):
-    """What the journal reads of a grid (``sweep._grid.Grid`` has it)."""
-
-    @property
-    def experiment(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def cells(self) -> Sequence[Cell]: ...
-    @property
-    def models(self) -> Sequence[tuple[str, int]]: ...
 
 
 # -- values -------------------------------------------------------------------------------------------------------
@@ -254,7 +239,7 @@ def _not_a_journal(path: Path, why: str) -> InitlabValueError:
     )
 
 
-def _create(conn: sqlite3.Connection, out: Path, grid: _GridLike, command: str) -> None:
+def _create(conn: sqlite3.Connection, out: Path, grid: Grid, command: str) -> None:
     seeds = sorted({seed for _, seed in grid.models})
     meta = {
         "schema_version": SCHEMA_VERSION,
@@ -262,7 +247,7 @@ def _create(conn: sqlite3.Connection, out: Path, grid: _GridLike, command: str) 
         "grid_text": grid.text,
         "grid_source": str(grid.source),
         "seeds": seeds,
-        "axes": [axis.name for axis in getattr(grid, "axes", ())],
+        "axes": [axis.name for axis in grid.axes],
         "models": len(grid.models),
         "command": command,
         "created": _now(),
@@ -285,7 +270,7 @@ def _create(conn: sqlite3.Connection, out: Path, grid: _GridLike, command: str) 
     _write_atomic(out / GRID_FILE, grid.text)
 
 
-def _check_same(conn: sqlite3.Connection, path: Path, grid: _GridLike) -> None:
+def _check_same(conn: sqlite3.Connection, path: Path, grid: Grid) -> None:
     try:
         meta = _meta(conn)
     except sqlite3.DatabaseError as err:
@@ -313,7 +298,7 @@ class Journal:
                 journal.record(rows)
     """
 
-    def __init__(self, out: Path, grid: _GridLike, conn: sqlite3.Connection, lock_fd: int) -> None:
+    def __init__(self, out: Path, grid: Grid, conn: sqlite3.Connection, lock_fd: int) -> None:
         self.out = out
         self.grid = grid
         self._conn: sqlite3.Connection | None = conn
@@ -404,7 +389,7 @@ def _counts(conn: sqlite3.Connection, total: int) -> dict[str, int]:
     return out
 
 
-def open_for_run(out: Path | str, grid: _GridLike, command: str) -> Journal:
+def open_for_run(out: Path | str, grid: Grid, command: str) -> Journal:
     """Open (creating or resuming) the journal of ``grid`` in the folder ``out`` and take its lock.
 
     ``out`` is made if needed (parents too); an existing folder must be empty or hold this grid's sweep (the same
@@ -477,9 +462,8 @@ class JournalView:
         self._conn = conn
         self.meta: dict[str, Any] = _meta(conn)
 
-    def grid(self) -> Any:
-        """The stored grid (a ``Grid``), parsed again from its text."""
-        parse_grid = import_module("._grid", __package__).parse_grid
+    def grid(self) -> Grid:
+        """The stored grid, parsed again from its text."""
         return parse_grid(self.meta["grid_text"], self.meta["grid_source"], yes=True)
 
     def cells(self) -> list[Cell]:
