@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from initlab.experiments import symmetry
+from initlab.experiments import symmetry, train
 from initlab.sweep import WHOLE_RUN, Row, Task
 from initlab.sweep._executors import DIED, InProcessExecutor, LocalExecutor, run_task
 
@@ -155,3 +155,94 @@ def test_an_unreachable_scheduler_is_one_line_within_the_timeout() -> None:
         DaskExecutor("tcp://127.0.0.1:9", connect_timeout=1.0)
     assert "\n" not in str(e.value)
     assert time.perf_counter() - t0 < 10
+
+
+# --- the train experiment: models trained as one ensemble ----------------------------------------------------------
+
+
+def train_config(**settings: Any) -> dict[str, Any]:
+    """A cell's config of the train experiment (every setting written out, seed 0 and one seed)."""
+    base = {"dataset": "circles", "depth": 2, "width": 4, "activation": "relu", "steps": 50, "record_every": 10}
+    return asdict(train.Config(**{**base, **settings}))
+
+
+def train_models() -> tuple[tuple[str, int, dict[str, Any]], ...]:
+    """Twelve models of two small ensembles: circles 2 x 4 relu on the fused kernel, digits softmax mini-batches on
+    the numpy path; each with two cells (learning rate, start) and three seeds."""
+    circles = [train_config(lr=0.1), train_config(lr=0.3, weights="xavier_normal")]
+    digits = [train_config(dataset="digits", width=8, batch_size=64, steps=20, lr=lr) for lr in (0.05, 0.2)]
+    return tuple((f"{name}{k}", seed, config) for name, configs in (("c", circles), ("d", digits))
+                 for k, config in enumerate(configs) for seed in range(3))  # fmt: skip
+
+
+def chunked(models: tuple[tuple[str, int, dict[str, Any]], ...], size: int) -> list[Task]:
+    """The models as tasks of at most ``size`` models, each task within one dataset's ensemble."""
+    tasks = []
+    for dataset in ("circles", "digits"):
+        group = [m for m in models if m[2]["dataset"] == dataset]
+        tasks += [Task("train", dataset, tuple(group[i : i + size])) for i in range(0, len(group), size)]
+    return tasks
+
+
+def test_a_train_task_gives_one_row_per_model_with_the_experiments_numbers() -> None:
+    models = train_models()
+    rows = run_task(Task("train", "all-circles", models[:6]))
+    assert [(r.cell, r.seed, r.status) for r in rows] == [(m[0], m[1], "done") for m in models[:6]]
+    alone = train.train_models([train.Config(**{**models[4][2], "seed": 1})])[0]
+    assert bits(rows[4].metrics) == bits(alone.metrics)  # the seed is the model's: c1, seed 1
+    assert rows[0].metrics["curve_steps"] == [0, 10, 20, 30, 40, 50]
+    assert rows[0].metrics["loss_curve"][0] != rows[1].metrics["loss_curve"][0]  # seeds 0 and 1 start apart
+    assert all(r.seconds == rows[0].seconds > 0 for r in rows)  # the task's wall time, shared
+
+
+def test_rows_are_the_same_bits_however_the_models_are_chunked() -> None:
+    models = train_models()
+    one = {(r.cell, r.seed): outcome(r) for t in chunked(models, 1) for r in run_task(t)}
+    every = {(r.cell, r.seed): outcome(r) for t in chunked(models, 6) for r in run_task(t)}
+    assert len(one) == len(models) == 12
+    assert one == every
+    # negative control: a different learning rate is a different row
+    other = run_task(Task("train", "x", ((models[0][0], 0, {**models[0][2], "lr": 0.1000001}),)))
+    assert outcome(other[0]) != one[(models[0][0], 0)]
+
+
+def test_a_model_that_raises_fails_alone_and_its_chunk_mates_train() -> None:
+    good, wide = train_config(), train_config(width=3)  # width 3 is another ensemble: the chunk of both raises
+    bad = {**good, "activation": "nope"}  # a config placed by hand that the experiment refuses
+    rows = run_task(Task("train", "g", (("good", 0, good), ("bad", 0, bad), ("wide", 1, wide))))
+    assert [(r.cell, r.status) for r in rows] == [("good", "done"), ("bad", "failed"), ("wide", "done")]
+    assert rows[1].error is not None and rows[1].error.startswith("InitlabValueError: The 'activation' setting")
+    assert rows[1].metrics == {} and rows[0].error is None and rows[2].error is None
+    (alone,) = run_task(Task("train", "g", (("good", 0, good),)))
+    assert outcome(rows[0]) == outcome(alone)  # re-run alone after the chunk raised: the same bits
+
+
+def test_a_diverged_model_has_its_step_and_its_neighbours_train() -> None:
+    ok = train_config(activation="linear")
+    wild = train_config(activation="linear", lr=100.0, weights="randn(scale=10)")  # the same ensemble
+    rows = run_task(Task("train", "g", (("ok", 0, ok), ("wild", 0, wild), ("ok", 1, ok))))
+    assert [r.status for r in rows] == ["done", "diverged", "done"]
+    assert rows[1].diverged_at == 6 and rows[0].diverged_at is None
+    assert math.isnan(rows[1].metrics["final_loss"]) and math.isnan(rows[1].metrics["train_accuracy"])
+    assert math.isfinite(rows[1].metrics["last_finite_loss"])
+    assert rows[0].metrics["final_loss"] < rows[0].metrics["loss_curve"][0]  # the others learn
+    (alone,) = run_task(Task("train", "g", (("ok", 1, ok),)))
+    assert outcome(rows[2]) == outcome(alone)
+
+
+def test_every_executor_gives_the_same_bits() -> None:
+    from initlab.sweep._executors import DaskExecutor
+
+    models = train_models()
+    tasks = chunked(models, 2)
+    with InProcessExecutor() as ex:
+        here = {(r.cell, r.seed): outcome(r) for _, rows in ex.run(tasks) for r in rows}
+    with LocalExecutor(2) as ex:
+        pool = {(r.cell, r.seed): outcome(r) for _, rows in ex.run(tasks) for r in rows}
+    with DaskExecutor(local_workers=2) as ex:
+        got = list(ex.run(chunked(models, 3)))
+        dask = {(r.cell, r.seed): outcome(r) for _, rows in got for r in rows}
+    assert len(here) == 12 and all(o[2] == "done" for o in here.values())
+    assert pool == here
+    assert dask == here
+    assert len({r.worker for _, rows in got for r in rows}) == 2  # both Dask workers took tasks

@@ -80,10 +80,18 @@ def _worker() -> str:
 
 
 def _value(v: Any) -> Any:
-    """A metric value as the journal keeps it: a float, or a list of floats."""
-    if isinstance(v, (list, tuple)) or hasattr(v, "tolist"):
-        out = v.tolist() if hasattr(v, "tolist") else list(v)
-        return [float(x) for x in out] if isinstance(out, list) else float(out)
+    """A metric value as the journal keeps it: a float (an int stays an int, e.g. a step), or a list of them.
+
+    >>> import numpy as np
+    >>> _value(np.float64(0.5)), _value(np.arange(2)), _value(True), _value((1, 2.5))
+    (0.5, [0, 1], 1.0, [1, 2.5])
+    """
+    if hasattr(v, "tolist"):  # a numpy scalar or array
+        v = v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_value(x) for x in v]
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
     return float(v)
 
 
@@ -361,7 +369,7 @@ class DaskExecutor(_Closing):
             futures.append(self.client.submit(run_task, task, pure=False, retries=2, key=key))
         self._futures = futures
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self.client.loop):
                 task = by_key[future.key]
                 try:
                     rows = future.result()
