@@ -182,6 +182,18 @@ def test_missing_and_resume(tmp_path: Path) -> None:
         assert [r.metrics.get("i") for r in view.rows()] == [0.0, None, None, 3.0, 4.0, None]
 
 
+def test_forget_failed_makes_failed_models_missing_again(tmp_path: Path) -> None:
+    grid = make_grid()
+    m = grid.models
+    with open_for_run(tmp_path, grid, "c") as journal:
+        journal.record([Row(*m[0], "done"), Row(*m[1], "failed", error="E"), Row(*m[2], "diverged", diverged_at=1)])
+        journal.record([Row(*m[4], "failed", error="E")])
+        assert journal.forget_failed() == 2
+        assert journal.missing() == [m[1], m[3], m[4], m[5]]
+        assert journal.counts() == {"done": 1, "diverged": 1, "failed": 0, "missing": 4, "total": 6}
+        assert journal.forget_failed() == 0
+
+
 def test_a_whole_run_grid_and_the_stored_grid(tmp_path: Path) -> None:
     grid = make_grid(experiment="scale")
     assert grid.seeds == (WHOLE_RUN,)

@@ -364,6 +364,19 @@ class Journal:
         """Models per status, with ``missing`` and ``total`` (the grid's models)."""
         return _counts(self.conn, len(self._models))
 
+    def forget_failed(self) -> int:
+        """Delete the rows of failed models (one transaction) so that a run trains them again; return how many."""
+        conn = self.conn
+        before = conn.total_changes
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM results WHERE status = 'failed'")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return conn.total_changes - before
+
     def close(self) -> None:
         """Close the database and release the lock (the lock file stays, emptied)."""
         if self._conn is not None:
