@@ -28,33 +28,17 @@ from types import ModuleType, TracebackType
 from typing import Any, Protocol
 
 from .._validation import InitlabValueError
-from ..experiments import EXPERIMENTS, declared
+from ..experiments import declared
+from ._grid import experiment_module
 from ._types import WHOLE_RUN, Row, Task
 
-__all__ = ["DIED", "DaskExecutor", "Executor", "InProcessExecutor", "LocalExecutor", "experiment_module",
+__all__ = ["DIED", "TRIES", "DaskExecutor", "Executor", "InProcessExecutor", "LocalExecutor", "failed_rows",
            "run_task"]  # fmt: skip
 
 #: how many times a task may take its worker down with it before its models are marked failed
 TRIES = 3
 #: the error of a model whose task's worker died every time it ran it
 DIED = f"the worker died while running it ({TRIES} tries)"
-
-
-def experiment_module(name: str) -> ModuleType:
-    """The module of experiment ``name``: one of ``initlab.experiments.EXPERIMENTS`` or of ``initlab.papers.PAPERS``.
-
-    >>> experiment_module("train").__name__
-    'initlab.experiments.train'
-    """
-    if name in EXPERIMENTS:
-        return EXPERIMENTS[name]
-    from .. import papers  # the papers' modules load on demand
-
-    if name in papers.PAPERS:
-        return papers.get(name)
-    raise InitlabValueError(
-        f"The experiment of a task must be one of {', '.join([*EXPERIMENTS, *papers.PAPERS])}. Got {name!r} instead."
-    )
 
 
 def _error(exc: BaseException) -> str:
