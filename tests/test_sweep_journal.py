@@ -217,7 +217,10 @@ def test_a_different_grid_is_refused(tmp_path: Path, other: Grid) -> None:
         journal.record([Row(*journal.grid.models[0], "done")])
     with pytest.raises(ValueError, match="must hold this grid's sweep") as err:
         open_for_run(tmp_path, other, "c")
-    assert "\n" not in str(err.value) and "use another --out" in str(err.value)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.endswith("instead: use another --out.")
+    assert f"(experiment {other.experiment!r}, {len(other.cells)} cells, seeds {list(other.seeds)})" in msg
+    assert "Got a different sweep (experiment 'train', 3 cells, seeds [0, 1], from g.toml)" in msg
     # the refusal let go of the lock and changed nothing
     with open_for_run(tmp_path, make_grid(), "c") as journal:
         assert journal.counts()["done"] == 1

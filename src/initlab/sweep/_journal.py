@@ -270,6 +270,17 @@ def _create(conn: sqlite3.Connection, out: Path, grid: Grid, command: str) -> No
     _write_atomic(out / GRID_FILE, grid.text)
 
 
+def _seeds_text(seeds: Any) -> str:
+    """Seeds for a message, short however many there are.
+
+    >>> _seeds_text([0, 1]), _seeds_text(list(range(300)))
+    ('[0, 1]', '[0, 1, 2, 3, ..., 299] (300 seeds)')
+    """
+    if not isinstance(seeds, list) or len(seeds) <= 6:
+        return str(seeds)
+    return f"[{', '.join(map(str, seeds[:4]))}, ..., {seeds[-1]}] ({len(seeds)} seeds)"
+
+
 def _check_same(conn: sqlite3.Connection, path: Path, grid: Grid) -> None:
     try:
         meta = _meta(conn)
@@ -279,11 +290,11 @@ def _check_same(conn: sqlite3.Connection, path: Path, grid: Grid) -> None:
         raise _not_a_journal(path, f"schema {meta.get('schema_version')!r}")
     keys = {key for (key,) in conn.execute("SELECT key FROM cells")}
     seeds = sorted({seed for _, seed in grid.models})
-    theirs = f"experiment {meta.get('experiment')!r}, {len(keys)} cells, seeds {meta.get('seeds')}"
+    theirs = f"experiment {meta.get('experiment')!r}, {len(keys)} cells, seeds {_seeds_text(meta.get('seeds'))}"
     if meta.get("experiment") != grid.experiment or keys != {c.key for c in grid.cells} or meta.get("seeds") != seeds:
         raise InitlabValueError(
             f"The --out folder {str(path.parent)!r} must hold this grid's sweep to resume it "
-            f"(experiment {grid.experiment!r}, {len(grid.cells)} cells, seeds {seeds}). "
+            f"(experiment {grid.experiment!r}, {len(grid.cells)} cells, seeds {_seeds_text(seeds)}). "
             f"Got a different sweep ({theirs}, from {meta.get('grid_source')}) instead: use another --out."
         )
 
