@@ -6,6 +6,7 @@ import io
 import math
 import shlex
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from initlab import InitlabValueError, SymmetryWarning
 from initlab.engine import METRICS, init_params, loss_and_grads, train
 from initlab.experiments import REGIMES, command, from_text
 from initlab.experiments import train as tr
+from initlab.results import Result
 
 METRIC_NAMES = set(METRICS)
 
@@ -128,12 +130,12 @@ def test_make_optimizer_is_fresh_each_time() -> None:
 
 
 @pytest.fixture(scope="module")
-def side_by_side() -> tr.Result:
+def side_by_side() -> Result:
     """He against a zero start and a constant start's clones: 2 seeds each, on circles."""
     return tr.run(tr.Config(weights="he_normal", compare="zero", seeds=2, steps=400, record_every=100))
 
 
-def test_run_records_the_tidy_rows_of_every_model(side_by_side) -> None:
+def test_run_records_the_tidy_rows_of_every_model(side_by_side: Result) -> None:
     r = side_by_side
     assert r.name == "train" and r.command == "initlab run train --set compare=zero --set seeds=2 --set steps=400"
     steps = [0, 100, 200, 300, 399, 400]
@@ -150,7 +152,7 @@ def test_run_records_the_tidy_rows_of_every_model(side_by_side) -> None:
     assert [x["value"] for x in r.metric("diverged_at")] == [-1] * 4
 
 
-def test_the_zero_start_keeps_its_clones_and_ln2_and_he_learns(side_by_side) -> None:
+def test_the_zero_start_keeps_its_clones_and_ln2_and_he_learns(side_by_side: Result) -> None:
     r = side_by_side
     assert r.claims == {
         "start B (zeros): hidden units that start as clones stay clones (one distinct unit per hidden layer at every "
@@ -206,7 +208,7 @@ def test_the_command_round_trips_through_from_text() -> None:
     assert from_text(tr.Config, pairs) == cfg and cmd.startswith("initlab run train --set dataset=spirals")
 
 
-def test_initlab_run_train_end_to_end(tmp_path) -> None:
+def test_initlab_run_train_end_to_end(tmp_path: Path) -> None:
     from initlab.cli import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -227,7 +229,7 @@ def test_initlab_run_train_end_to_end(tmp_path) -> None:
         ("optimiser=adam", "Got an unknown setting 'optimiser' instead. Did you mean 'optimizer'?"),
     ],
 )
-def test_initlab_run_train_refuses_bad_settings_in_one_line(setting: str, message: str, tmp_path) -> None:
+def test_initlab_run_train_refuses_bad_settings_in_one_line(setting: str, message: str, tmp_path: Path) -> None:
     from initlab.cli import main
 
     out, err = io.StringIO(), io.StringIO()

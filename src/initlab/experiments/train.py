@@ -555,28 +555,28 @@ def model_bytes(cfg: Config) -> int:
     """An estimate of the peak bytes one model of ``cfg`` adds to an ensemble's :func:`train_models` (the data,
     shared by the ensemble, excluded).
 
-    On the numpy path a step holds Z, A, dZ and dA of every layer on a (mini-)batch, and the parameters several
-    times over (the drawn ones, the working copy, the gradients, the updated copy, the optimizer's state); the
-    final pass holds Z and A on the whole set.  The fused kernel keeps no per-layer arrays per model (its scratch
-    is per thread), only copies of the parameters.
+    On the numpy path a step holds Z, A, dZ and dA of every layer on a (mini-)batch with the temporaries between
+    them, and the parameters several times over (the drawn ones, the working copy, the gradients, the updated
+    copy, the optimizer's state); the passes after training hold Z and A of every layer on the training (then
+    the test) set.  The fused kernel keeps no per-layer arrays per model (its scratch is per thread), only
+    copies of the parameters.
     """
-    # Measured with tracemalloc (peak of train_models on 9 models minus on 1, over 8), against this estimate:
-    # numpy, digits 4 x 64 relu heavy_ball, 50 steps, batch 0: 6.22 MB per model (estimate 6.55);
-    # numpy, digits 8 x 256 adam, 10 steps, batch 128: 16.6 MB per model (estimate 17.4).
-    # The numba path's arrays are not seen by tracemalloc (numba allocates them): by ru_maxrss growth in a fresh
-    # process, circles 4 x 256 tanh, 64 models: 5.5 MB per model (estimate 5.6).
+    # Measured with tracemalloc (the peak of train_models on 9 models minus on 1, over 8) against this estimate:
+    # numpy, digits 4 x 64 relu heavy_ball, 50 steps, full batch: 17.6 MB per model (estimate 18.0);
+    # numpy, digits 8 x 256 relu adam, 10 steps, batch 128: 48.4 MB per model (estimate 52.1, the final passes).
+    # numba, circles 4 x 256 tanh, 20 steps: 5.6 MB per model by tracemalloc, 6.7 MB by ru_maxrss growth over 64
+    # models in a fresh process (the kernel's scratch included; estimate 8.1).
     d = _dataset(cfg.dataset)
     m = d.X_train.shape[1]
     m_test = 0 if d.X_test is None else d.X_test.shape[1]
     units = cfg.depth * cfg.width + d.n_y
     weights = _weights(cfg)
-    final = 2 * units * max(m, m_test)  # Z and A of the pass after training
+    final = 2 * units * max(m, m_test) + 2 * weights  # Z and A of a pass after training, beside the parameters
     if _backend(cfg) == "numba":
-        return int(8 * (4 * weights + final + 2 * cfg.steps))
+        return int(8 * (max(4 * weights, final) + 2 * cfg.steps))
     state = {"gd": 0, "momentum": 1, "heavy_ball": 1, "nesterov": 1, "adam": 2}.get(cfg.optimizer, 2)
-    mb = cfg.batch_size or m
-    step = 4 * units * mb + (5 + state) * weights
-    return int(8 * (max(step, final + 2 * weights) + cfg.steps))
+    step = 6 * units * (cfg.batch_size or m) + (5 + state) * weights  # the activations' derivatives, temporaries
+    return int(8 * (max(step, final) + cfg.steps))
 
 
 def model_cost(cfg: Config) -> float:
@@ -647,7 +647,7 @@ def train_models(configs: Sequence[Config]) -> list[ModelResult]:
     history = train(net, params, d.X_train, d.Y_train, steps=cfg.steps, optimizer=cfg.optimizer,
                     lr=[c.lr for c in cfgs], record_every=0, backend=_backend(cfg), **_batching(cfg))  # fmt: skip
     with np.errstate(all="ignore"):  # a diverged model's numbers are data
-        ZL, _ = forward(net, params, d.X_train)
+        ZL = forward(net, params, d.X_train)[0]  # the caches go at once: the test pass needs the memory
         cost = np.asarray(net.loss.value(np, ZL, d.Y_train), dtype=np.float64)  # (M,) after the last update
         acc = accuracy_of(net, ZL, d.Y_train)
         test = _test_accuracy(net, params, d, cost.shape)
