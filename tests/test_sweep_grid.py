@@ -78,6 +78,7 @@ def test_configs_of_cells_and_models() -> None:
     model = grid.model_config(cell, 7)
     assert model.seed == 7 and model.weights == cfg.weights and cfg.seed == 0
     assert grid.cell(cell.key) is cell
+    assert grid.config(cell) is cfg and cfg == train.Config(**cell.config)  # built once, when the grid was checked
     with pytest.raises(InitlabValueError, match="must be the key of a cell"):
         grid.cell("nope")
     with pytest.raises(InitlabValueError, match="'seed' setting of train"):

@@ -106,7 +106,7 @@ def test_whole_run_experiments_one_task_per_cell() -> None:
     p = plan(grid, memory_bytes=1, workers=2)
     expected = max(peak_bytes("depth", grid.config(c)) for c in grid.cells)
     assert p.task_bytes == expected and p.memory_all == 2 * expected
-    assert p.seconds() is None and p.calibration is None
+    assert p.seconds() is None and p.calibrations == []
     lines = p.lines()
     assert lines[0] == "<grid>: depth, 3 cells (each run whole)" and lines[1] == "tasks: 3, one per cell"
     assert lines[3] == "time: unknown (no cost model for whole runs of depth)"
@@ -140,17 +140,23 @@ def test_plan_numbers_without_calibration() -> None:
 def test_plan_with_calibration() -> None:
     grid = parse_grid(GRID)
     p = plan(grid, memory_bytes=2**30, workers=1)
-    assert p.calibration is not None and p.calibration.rate > 0 and p.calibration.overhead >= 0
     assert p.task_seconds is not None and len(p.task_seconds) == len(p.tasks) == 2
+    # two ensembles: the first (width 4) and the costliest (width 8) are both measured, each for its own tasks
+    assert [c.group for c in p.calibrations] == [t.group for t in p.tasks]
+    assert all(c.rate > 0 and c.overhead >= 0 and c.models == 4 and 1 < c.steps <= 20 for c in p.calibrations)
     cost = [sum(train.model_cost(train.Config(**c)) for _, _, c in t.models) for t in p.tasks]
-    assert p.task_seconds == pytest.approx([c / p.calibration.rate + 12 * p.calibration.overhead for c in cost])
+    expected = [c / m.rate + 12 * m.overhead for c, m in zip(cost, p.calibrations, strict=True)]
+    assert p.task_seconds == pytest.approx(expected)
     one, two = p.seconds(1), p.seconds(2)
     assert one == pytest.approx(sum(p.task_seconds)) and two == pytest.approx(max(p.task_seconds))
-    time_line = p.lines()[3]
-    assert (
-        time_line.startswith("time: about ") and "on 1 worker (an estimate: model_cost's multiply-adds at" in time_line
-    )
-    assert "measured on this machine by training 4 models of the first ensemble for 1 and " in time_line
+    line = p.lines()[3]
+    assert line.startswith("time: about ") and line.endswith(" per model)")
+    assert "on 1 worker (an estimate: model_cost's multiply-adds at the rates measured on this machine" in line
+    assert "of the first ensemble, " in line and ", and of the costliest, " in line
+    # one ensemble: one measurement, and no word of others
+    single = plan(parse_grid(GRID.replace("width = [4, 8]", "width = [4]")), memory_bytes=2**30, workers=3)
+    assert len(single.calibrations) == 1 and "costliest" not in single.lines()[3]
+    assert single.seconds(3) == pytest.approx(single.seconds(1))  # one task: more workers do not help
 
 
 def test_makespan() -> None:

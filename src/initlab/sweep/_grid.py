@@ -151,6 +151,7 @@ class Grid:
     settings: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     cells: tuple[Cell, ...] = ()
+    _configs: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def module(self) -> ModuleType:
@@ -181,8 +182,15 @@ class Grid:
             ) from None
 
     def config(self, cell: Cell) -> Any:
-        """The experiment's ``Config`` of a cell (built, so checked, again)."""
-        return self.module.Config(**cell.config)
+        """The experiment's ``Config`` of a cell (this grid's cells keep the one built when the grid was checked:
+        a Config is frozen)."""
+        own = self._by_key.get(cell.key) is cell
+        if own and cell.key in self._configs:
+            return self._configs[cell.key]
+        cfg = self.module.Config(**cell.config)
+        if own:
+            self._configs[cell.key] = cfg
+        return cfg
 
     def model_config(self, cell: Cell, seed: int) -> Any:
         """The ``Config`` of one model of a cell: the cell's, with ``seed`` (experiments trained per model only)."""
@@ -268,6 +276,7 @@ class _Parser:
         self.axis_names: list[str] = []  # every axis the grid names, valid or not
         self.fixed_names: set[str] = set()  # every key of [settings], valid or not
         self.used_names: set[str] = set()  # every name a placeholder uses, valid or not
+        self.configs: dict[str, Any] = {}  # cell key -> the Config built when checking the cell
 
     def bad(self, key: str, message: str) -> None:
         self.problems.append(f"{self.source}: {key}: {message}" if key else f"{self.source}: {message}")
@@ -307,9 +316,11 @@ class _Parser:
             cells = self._cells(groups, fixed, templates, per_model)
         if self.problems:
             raise GridError(self.problems)
-        return Grid(experiment=name, source=self.source, text=self.text, seeds=seeds,
+        grid = Grid(experiment=name, source=self.source, text=self.text, seeds=seeds,
                     axes=tuple(a for g in groups for a in g), settings=dict(data.get("settings", {})),
                     report=report, cells=cells)  # fmt: skip
+        grid._configs.update(self.configs)
+        return grid
 
     def _experiment(self, data: dict[str, Any]) -> str:
         if "experiment" not in data:
@@ -643,6 +654,7 @@ class _Parser:
                 return ()
             where_key[key] = len(cells)
             cells.append(Cell(key=key, config=config, axes=shown_axes))
+            self.configs[key] = cfg
         if first is not None:
             axes_text = ", ".join(f"{k} = {shown(v)}" for k, v in first[0].items())
             self.bad("axes", f"{failures} of {count} cells are not valid settings of {self.where}; the first "

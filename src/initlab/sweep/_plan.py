@@ -17,7 +17,7 @@ import heapq
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import data as _data
@@ -145,7 +145,7 @@ class Plan:
     memory_note: str
     task_seconds: list[float] | None = None
     estimate: str = ""
-    calibration: Calibration | None = None  # the rate measured for the time estimate
+    calibrations: list[Calibration] = field(default_factory=list)  # the rates measured for the time estimate
     models_per_task: int = 0  # the most models in one task
 
     @property
@@ -220,13 +220,15 @@ def _memory(grid: Grid, tasks: list[Task]) -> tuple[int | None, str]:
 
 @dataclass(frozen=True)
 class Calibration:
-    """A rate measured on this machine: multiply-adds per second of training steps (``rate``), the fixed
-    seconds per model of a task beyond them (``overhead``: configs, data, the start, the final passes' setup),
-    and how it was measured (``sentence``)."""
+    """A rate measured on this machine for one ensemble: multiply-adds per second of training steps (``rate``),
+    the fixed seconds per model of a task beyond them (``overhead``: configs, data, the start), and the run that
+    measured it (``models`` trained for 1 and for ``steps`` steps)."""
 
+    group: str
     rate: float
     overhead: float
-    sentence: str
+    models: int
+    steps: int
 
     def seconds(self, cost: float, models: int) -> float:
         """The estimated seconds of a task of ``models`` models costing ``cost`` multiply-adds in all."""
@@ -265,14 +267,41 @@ def measure_rate(grid: Grid, task: Task) -> Calibration:
     if steps > 1 and elapsed > t1:
         rate = (cost - cost1) / (elapsed - t1)
         overhead = max(0.0, t1 - cost1 / rate) / len(base)
-    else:  # one step only, or timings too noisy to tell steps from the fixed work
+    else:  # one step only, or timings too noisy to tell the steps from the fixed work
         rate, overhead = cost / elapsed, 0.0
-    sentence = (
-        f"model_cost's multiply-adds at {rate / 1e9:.2g} G/s plus {overhead:.2g} s per model, measured on this "
-        f"machine by training {len(base)} models of the first ensemble for 1 and {steps} steps on one BLAS "
-        "thread; the other ensembles are assumed to run at that rate"
+    return Calibration(task.group, rate, overhead, len(base), steps)
+
+
+def _estimate(grid: Grid, tasks: list[Task]) -> tuple[list[float], list[Calibration], str]:
+    """Each task's seconds from rates measured on the first ensemble and on the costliest one; every other
+    ensemble takes the rate of the measured one nearest in multiply-adds per model and step."""
+    module = grid.module
+    cost = {c.key: float(module.model_cost(grid.config(c))) for c in grid.cells}  # the seed changes no cost
+    size: dict[str, float] = {}  # multiply-adds per model and step, by ensemble
+    total: dict[str, float] = {}
+    for t in tasks:
+        key = t.models[0][0]
+        size.setdefault(t.group, cost[key] / max(1, int(grid.config(grid.cell(key)).steps)))
+        total[t.group] = total.get(t.group, 0.0) + sum(cost[k] for k, _, _ in t.models)
+    costliest = max(total, key=lambda g: total[g])
+    first = {t.group: t for t in reversed(tasks)}  # each ensemble's first task
+    measured = [measure_rate(grid, first[g]) for g in dict.fromkeys([tasks[0].group, costliest])]
+
+    def rate_of(group: str) -> Calibration:
+        return min(measured, key=lambda c: abs(math.log(size[c.group] / size[group])))
+
+    seconds = [rate_of(t.group).seconds(sum(cost[k] for k, _, _ in t.models), len(t.models)) for t in tasks]
+    labels = ["the first ensemble", "the costliest"]
+    rates = ", and of ".join(
+        f"{label}, {c.rate / 1e9:.2g} G/s plus {c.overhead:.2g} s per model"
+        for label, c in zip(labels, measured, strict=False)
     )
-    return Calibration(rate, overhead, sentence)
+    others = "" if len(total) <= len(measured) else "; the other ensembles take the rate of the nearest in size"
+    sentence = (
+        f"model_cost's multiply-adds at the rates measured on this machine by short runs (one BLAS thread) of "
+        f"{rates}{others}"
+    )
+    return seconds, measured, sentence
 
 
 def plan(grid: Grid, *, memory_bytes: int, workers: int, calibrate: bool = True) -> Plan:
@@ -298,9 +327,5 @@ def plan(grid: Grid, *, memory_bytes: int, workers: int, calibrate: bool = True)
     elif not calibrate:
         out.estimate = "no calibration run"
     elif tasks:
-        module = grid.module
-        out.calibration = measure_rate(grid, tasks[0])
-        out.estimate = out.calibration.sentence
-        cost = {c.key: float(module.model_cost(grid.config(c))) for c in grid.cells}  # the seed changes no cost
-        out.task_seconds = [out.calibration.seconds(sum(cost[k] for k, _, _ in t.models), len(t.models)) for t in tasks]
+        out.task_seconds, out.calibrations, out.estimate = _estimate(grid, tasks)
     return out
