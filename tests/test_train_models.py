@@ -128,6 +128,7 @@ def test_ensemble_key_ignores_only_the_per_model_settings() -> None:
     mini = replace(base, batch_size=30)
     assert tr.ensemble_key(replace(mini, seed=5)) == tr.ensemble_key(mini) != tr.ensemble_key(replace(mini, shuffle=1))
     assert tr.ensemble_key(base).startswith("train:circles:2x8:relu:bce:")
+    assert tr.ensemble_key(replace(base, shuffle=4)) == key  # the full batch has no order to shuffle
 
 
 def test_train_models_refuses_configs_of_different_ensembles() -> None:

@@ -9,7 +9,14 @@ and a cost stuck at ln 2.
 
 The models are one ensemble: start A's ``seeds`` models (seeds ``seed, seed+1, ...``),
 then start B's with the same seeds, so model ``k`` of a start is
-``init_params(dims, weights=..., biases=..., rng=seed + k)`` bit for bit.
+``init_params(dims, weights=..., biases=..., rng=seed + k)`` bit for bit.  The loss is the
+labels' (``auto``) or chosen (``bce``, ``softmax_ce``, ``mse``); each step takes the whole
+training set, or with ``batch_size`` one mini-batch of an order drawn per epoch from ``shuffle``.
+
+Sweeps train one model per config: :func:`train_models` trains configs that differ only in
+seed, weights, biases and learning rate (equal :func:`ensemble_key`) as one ensemble, each
+model's result independent of the others; :func:`model_bytes` and :func:`model_cost` size the
+chunks and estimate the time.
 """
 
 from __future__ import annotations
@@ -527,14 +534,16 @@ class ModelResult:
 def ensemble_key(cfg: Config) -> str:
     """The ensemble ``cfg``'s model trains in: models whose configs have equal keys can train as one.
 
-    Every setting but :data:`PER_MODEL` (seed, weights, biases, lr) is part of it.  The mini-batch order is
-    seeded by the ``shuffle`` setting, not by the model's seed, so the models of every seed of a cell share an
-    ensemble (and one order of examples per epoch).
+    Every setting but :data:`PER_MODEL` (seed, weights, biases, lr) is part of it (``shuffle`` only with
+    mini-batches).  The mini-batch order is seeded by the ``shuffle`` setting, not by the model's seed, so the
+    models of every seed of a cell share an ensemble (and one order of examples per epoch).
 
     >>> ensemble_key(Config(seed=3, lr=0.5)) == ensemble_key(Config()), ensemble_key(Config(width=4))[:26]
     (True, 'train:circles:2x4:relu:bce')
     """
     rest = {k: v for k, v in sorted(asdict(cfg).items()) if k not in PER_MODEL}
+    if cfg.batch_size == 0:
+        del rest["shuffle"]  # no mini-batches, no order: it changes nothing
     digest = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]
     return f"train:{cfg.dataset}:{cfg.depth}x{cfg.width}:{cfg.activation}:{loss_name(cfg)}:{digest}"
 
