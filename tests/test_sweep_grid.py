@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from initlab._validation import InitlabValueError
+from initlab._validation import InitlabTypeError, InitlabValueError
 from initlab.experiments import declared, train
 from initlab.sweep import _grid
 from initlab.sweep._grid import (
@@ -230,6 +230,10 @@ BAD = [
         "g.toml: axes: 1 of 1 cells are not valid settings of train; the first (s = -1.0): The 'weights' setting",
     ),
     ('experiment = "train"\nseeds = 0\n', "g.toml: seeds: must be an int n >= 1"),
+    (
+        'experiment = "train"\n[settings]\nweigths = "normal(std={s})"\n[axes]\ns = [1]\n',
+        "g.toml: settings.weigths: the settings of train are: ",
+    ),
     ('experiment = "train"\nseeds = [1, 1]\n', "g.toml: seeds: must be an int n >= 1"),
     ('experiment = "train"\nseeds = [-1]\n', "g.toml: seeds: must be"),
     ('experiment = "train"\nseeds = 2.5\n', "g.toml: seeds: must be"),
@@ -276,6 +280,17 @@ def test_each_problem_is_one_line(text: str, expected: str) -> None:
     assert len(problems) == 1, problems
     assert "\n" not in problems[0] and expected in problems[0]
     assert str(err.value) == problems[0] and isinstance(err.value, InitlabValueError)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(
+        InitlabTypeError, match="The 'text' argument of parse_grid must be a string \\(TOML\\). Got b'x'"
+    ):
+        parse_grid(b"x")  # type: ignore[arg-type]
+    with pytest.raises(InitlabTypeError, match="The 'source' argument of parse_grid must be a string. Got 3 instead."):
+        parse_grid('experiment = "train"', 3)  # type: ignore[arg-type]
+    with pytest.raises(InitlabValueError, match="The 'key' argument of Grid.cell must be the key of a cell of <grid>"):
+        parse_grid('experiment = "train"').cell("0123")
 
 
 def test_every_problem_at_once() -> None:

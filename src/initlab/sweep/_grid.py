@@ -38,7 +38,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import papers
-from .._validation import InitlabError, InitlabValueError, closest, shown
+from .._validation import InitlabError, InitlabTypeError, InitlabValueError, closest, shown
 from ..experiments import EXPERIMENTS, Setting, declared
 from ._types import WHOLE_RUN, Cell
 
@@ -229,7 +229,11 @@ def parse_grid(text: str, source: str = "<grid>", *, yes: bool = False) -> Grid:
     >>> len(grid.models), grid.seeds
     (12, (0, 1))
     """
-    return _Parser(text, source, yes).grid()
+    if not isinstance(text, str):
+        raise InitlabTypeError(f"The 'text' argument of parse_grid must be a string (TOML). Got {shown(text)} instead.")
+    if not isinstance(source, str):
+        raise InitlabTypeError(f"The 'source' argument of parse_grid must be a string. Got {shown(source)} instead.")
+    return _Parser(text, source, bool(yes)).grid()
 
 
 # --- the parser ------------------------------------------------------------------------------------------------
@@ -371,9 +375,9 @@ class _Parser:
         self.fixed_names = set(table)
         for key, value in table.items():
             where = f"settings.{key}"
+            t = self._template(where, value)  # first: an axis its placeholders use is used, even if the key is bad
             if self.module is not None and not self._known(where, key, per_model):
                 continue
-            t = self._template(where, value)
             if t is not None:
                 if t.broken:
                     continue
