@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from .._validation import InitlabError
 from .._version import __version__
-from . import _doctor_cmd, _experiment_cmds, _explore_cmd, _init_cmds, _reproduce_cmd
+from . import _doctor_cmd, _experiment_cmds, _explore_cmd, _init_cmds, _reproduce_cmd, _sweep_cmd
 from ._checks import UsageError, int64
 
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MEMORY", "EXIT_USAGE", "main", "main_entry"]
@@ -55,6 +55,7 @@ COMMANDS: dict[str, Handler] = {
     "doctor": _doctor_cmd.doctor,
     "explore": _explore_cmd.explore,
     "reproduce": _reproduce_cmd.reproduce,
+    "sweep": _sweep_cmd.sweep,
 }
 
 #: what an interrupted command leaves behind, said on its one line
@@ -66,6 +67,7 @@ _LEFT_BEHIND = {
     "doctor": "nothing was written",
     "explore": "nothing to save",
     "reproduce": "nothing was saved",
+    "sweep": "the results recorded before are kept in the journal, and the same command resumes",
 }
 
 
@@ -146,6 +148,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _doctor_cmd.add_parser(sub)
     _explore_cmd.add_parser(sub)
     _reproduce_cmd.add_parser(sub)
+    _sweep_cmd.add_parser(sub)
     return parser
 
 
@@ -172,7 +175,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
                 warnings.simplefilter("error")
             COMMANDS[command](args, out, err)
     except (UsageError, InitlabError, Warning) as exc:
-        _report(err, f"error: {_one_line(exc)}")
+        for line in getattr(exc, "problems", None) or [_one_line(exc)]:  # a grid file: one line per problem
+            _report(err, f"error: {line}")
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0

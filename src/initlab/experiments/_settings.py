@@ -16,6 +16,7 @@ parsing of ``--set KEY=TEXT`` (:func:`from_text`), the reproducing command
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import shlex
@@ -180,6 +181,7 @@ def _type_name(hint: Any) -> str:
     return str(hint.__name__)
 
 
+@functools.cache  # a class's declarations never change; every Config built checks them (a grid builds thousands)
 def declared(cls: type) -> tuple[Setting, ...]:
     """The declared settings of a ``Config`` class, in declaration order."""
     hints = typing.get_type_hints(cls)
