@@ -230,19 +230,145 @@ def test_a_diverged_model_has_its_step_and_its_neighbours_train() -> None:
     assert outcome(rows[2]) == outcome(alone)
 
 
-def test_every_executor_gives_the_same_bits() -> None:
+@pytest.mark.slow  # a local cluster's start and each worker's first kernel take a while; test_sweep_kill's Dask
+def test_dask_gives_the_in_process_bits() -> None:  # test checks the same bits in the default run
     from initlab.sweep._executors import DaskExecutor
 
     models = train_models()
-    tasks = chunked(models, 2)
-    with InProcessExecutor() as ex:
-        here = {(r.cell, r.seed): outcome(r) for _, rows in ex.run(tasks) for r in rows}
-    with LocalExecutor(2) as ex:
-        pool = {(r.cell, r.seed): outcome(r) for _, rows in ex.run(tasks) for r in rows}
+    here = {(r.cell, r.seed): outcome(r) for t in chunked(models, 2) for r in run_task(t)}
     with DaskExecutor(local_workers=2) as ex:
         got = list(ex.run(chunked(models, 3)))
-        dask = {(r.cell, r.seed): outcome(r) for _, rows in got for r in rows}
-    assert len(here) == 12 and all(o[2] == "done" for o in here.values())
-    assert pool == here
-    assert dask == here
-    assert len({r.worker for _, rows in got for r in rows}) == 2  # both Dask workers took tasks
+    dask = {(r.cell, r.seed): outcome(r) for _, rows in got for r in rows}
+    assert len(here) == 12 and dask == here
+    assert len({r.worker for _, rows in got for r in rows}) == 2  # both workers took tasks
+
+
+# --- the driver: tasks journaled as they finish ---------------------------------------------------------------------
+
+GRID = """
+experiment = "train"
+seeds = 3
+[settings]
+dataset = "circles"
+depth = 2
+width = 4
+steps = 50
+record_every = 10
+[axes]
+lr = [0.05, 0.1, 0.2]
+weights = ["he_normal", "xavier_normal"]
+"""
+# circles on the fused kernel, digits (softmax, full batch) on the numpy path
+TWO_PATHS = GRID.replace("[axes]", '[axes]\ndataset = ["circles", "digits"]').replace('dataset = "circles"\n', "")
+
+
+def journal_rows(out: Any) -> dict[tuple[str, int], tuple[Any, ...]]:
+    from initlab.sweep._journal import open_journal
+
+    with open_journal(out) as view:
+        rows = view.rows()
+        assert view.integrity() == "ok"
+    out_rows = {(r.cell, r.seed): outcome(r) for r in rows}
+    assert len(out_rows) == len(rows)  # no model twice
+    return out_rows
+
+
+def test_a_sweep_journals_the_same_bits_whatever_ran_it(tmp_path: Any) -> None:
+    from initlab.sweep._driver import Progress, run_sweep
+    from initlab.sweep._grid import parse_grid
+
+    grid = parse_grid(TWO_PATHS)
+    assert len(grid.models) == 36
+    seen: list[Progress] = []
+    with InProcessExecutor() as ex:
+        final = run_sweep(grid, tmp_path / "a", executor=ex, memory_bytes=1, on_progress=seen.append)  # chunks of 1
+    assert len(seen) == 36  # one call per task, one model each
+    assert [p.finished for p in seen] == list(range(1, 37))
+    assert seen[0].eta is not None and seen[0].eta > 0 and seen[-1].eta == 0.0
+    assert (final.total, final.done, final.diverged, final.failed, final.missing_at_start) == (36, 36, 0, 0, 36)
+    with LocalExecutor(2) as ex:
+        run_sweep(grid, tmp_path / "b", executor=ex, memory_bytes=2**30)  # one chunk per dataset
+    a, b = journal_rows(tmp_path / "a"), journal_rows(tmp_path / "b")
+    assert len(a) == 36 and set(a) == set(grid.models)
+    assert a == b
+    direct = {(r.cell, r.seed): outcome(r) for dataset in ("circles", "digits") for r in run_task(Task("train", "g", tuple(
+        (key, seed, {**grid.cell(key).config, "seed": seed}) for key, seed in grid.models
+        if grid.cell(key).config["dataset"] == dataset)))}  # fmt: skip
+    assert a == direct
+    from initlab.sweep._journal import open_journal
+
+    with open_journal(tmp_path / "b") as view:
+        pids = {r.worker.rsplit(":", 1)[1] for r in view.rows()}
+    assert pids and str(os.getpid()) not in pids  # the pool's rows came from its workers
+
+
+class _Refuses:
+    """An executor that must not be asked for anything."""
+
+    def run(self, tasks: Any) -> Any:
+        raise AssertionError(f"asked to run {len(tasks)} tasks")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_finished_sweep_does_nothing_and_a_second_driver_gets_the_lock_error(tmp_path: Any) -> None:
+    from initlab.sweep._driver import Progress, run_sweep
+    from initlab.sweep._grid import parse_grid
+    from initlab.sweep._journal import SweepLockedError
+
+    grid = parse_grid(GRID.replace("seeds = 3", "seeds = 1"))
+    errors: list[str] = []
+
+    def second_driver(p: Progress) -> None:  # while the first holds the lock
+        if not errors:
+            with pytest.raises(SweepLockedError) as e:
+                run_sweep(grid, tmp_path, executor=_Refuses())
+            errors.append(str(e.value))
+
+    with InProcessExecutor() as ex:
+        first = run_sweep(grid, tmp_path, executor=ex, memory_bytes=1, on_progress=second_driver)
+    assert first.done == 6 and len(errors) == 1
+    assert "is being written by another sweep" in errors[0] and f"pid {os.getpid()}" in errors[0]
+    before = journal_rows(tmp_path)
+    calls: list[Progress] = []
+    t0 = time.perf_counter()
+    again = run_sweep(grid, tmp_path, executor=_Refuses(), on_progress=calls.append)
+    assert time.perf_counter() - t0 < 2 and calls == []
+    assert (again.total, again.done, again.missing_at_start, again.eta) == (6, 6, 0, 0.0)
+    assert journal_rows(tmp_path) == before
+
+
+def test_failed_and_diverged_models_are_counted(tmp_path: Any) -> None:
+    from initlab.sweep._driver import run_sweep
+    from initlab.sweep._grid import parse_grid
+
+    grid = parse_grid(GRID.replace('weights = ["he_normal", "xavier_normal"]', "").replace("lr = [0.05, 0.1, 0.2]",
+                      'lr = [0.1, 100.0]\nweights = ["he_normal", "randn(scale=10)"]\nactivation = ["linear"]'))  # fmt: skip
+    with InProcessExecutor() as ex:
+        final = run_sweep(grid, tmp_path, executor=ex)
+    rows = journal_rows(tmp_path)
+    statuses = sorted(o[2] for o in rows.values())
+    assert (final.done, final.diverged, final.failed) == (statuses.count("done"), statuses.count("diverged"), 0)
+    assert final.diverged >= 3  # lr 100 from randn(scale=10): every seed of that cell diverges
+
+
+def test_retry_failed_runs_the_failed_models_again(tmp_path: Any) -> None:
+    from initlab.sweep._driver import run_sweep
+    from initlab.sweep._grid import parse_grid
+    from initlab.sweep._journal import open_for_run
+
+    grid = parse_grid(GRID.replace("seeds = 3", "seeds = 1"))
+    key, seed = grid.models[2]
+    with open_for_run(tmp_path, grid, "by hand") as journal:  # one model failed in an earlier run
+        journal.record([Row(key, seed, "failed", error="RuntimeError: out of luck")])
+    with InProcessExecutor() as ex:
+        first = run_sweep(grid, tmp_path, executor=ex)
+        assert (first.done, first.failed, first.missing_at_start) == (5, 1, 5)
+        assert journal_rows(tmp_path)[(key, seed)][2] == "failed"
+        again = run_sweep(grid, tmp_path, executor=ex)  # without retry_failed: nothing to do
+        assert (again.failed, again.missing_at_start) == (1, 0)
+        retried = run_sweep(grid, tmp_path, executor=ex, retry_failed=True)
+    assert (retried.done, retried.failed, retried.missing_at_start) == (6, 0, 1)
+    (row,) = run_task(Task("train", "g", ((key, seed, {**grid.cell(key).config, "seed": seed}),)))
+    assert journal_rows(tmp_path)[(key, seed)] == outcome(row)
