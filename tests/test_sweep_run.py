@@ -372,3 +372,31 @@ def test_retry_failed_runs_the_failed_models_again(tmp_path: Any) -> None:
     assert (retried.done, retried.failed, retried.missing_at_start) == (6, 0, 1)
     (row,) = run_task(Task("train", "g", ((key, seed, {**grid.cell(key).config, "seed": seed}),)))
     assert journal_rows(tmp_path)[(key, seed)] == outcome(row)
+
+
+def test_ctrl_c_kills_the_workers_keeps_the_rows_and_frees_the_folder(tmp_path: Any) -> None:
+    from initlab.sweep._driver import Progress, run_sweep
+    from initlab.sweep._grid import parse_grid
+
+    grid = parse_grid('experiment = "symmetry"\n[settings]\nsteps = 500\nseeds = 1\nwidths = [2, 4]\n'
+                      "[axes]\nlr = [0.3, 0.6, 0.9, 1.2, 1.5, 1.8]")  # six whole runs of about a second  # fmt: skip
+    workers: list[Any] = []
+
+    def interrupt(p: Progress) -> None:
+        workers.extend((getattr(ex._pool, "_processes", None) or {}).values())
+        raise KeyboardInterrupt
+
+    ex = LocalExecutor(2)
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(grid, tmp_path, executor=ex, on_progress=interrupt)
+    assert len(workers) == 2
+    assert not any(p.is_alive() for p in workers)  # killed, not left to finish their tasks
+    assert ex._pool is None
+    assert time.perf_counter() - t0 < 30
+    kept = journal_rows(tmp_path)
+    assert len(kept) == 1  # the task that finished before Ctrl-C
+    with InProcessExecutor() as here:  # the lock is free: the sweep resumes with the five others
+        final = run_sweep(grid, tmp_path, executor=here)
+    assert (final.missing_at_start, final.finished) == (5, 6)
+    assert journal_rows(tmp_path)[next(iter(kept))] == next(iter(kept.values()))

@@ -122,8 +122,9 @@ def run_sweep(
         work, work_done = sum(weights.values()), 0.0
         own = executor is None
         runner: Executor = LocalExecutor(os.cpu_count() or 1) if executor is None else executor
+        results = runner.run(tasks)
         try:
-            for task, rows in runner.run(tasks):
+            for task, rows in results:
                 journal.record(rows)
                 work_done += weights.get(task.id, float(len(task.models)))
                 counts = journal.counts()
@@ -133,7 +134,10 @@ def run_sweep(
                                    failed=counts["failed"], elapsed=elapsed, eta=eta)  # fmt: skip
                 if on_progress is not None:
                     on_progress(progress)
-        finally:
+        finally:  # stopped early (Ctrl-C, an error): the executor's generator stops its workers when closed
+            close: Callable[[], Any] | None = getattr(results, "close", None)
+            if close is not None:
+                close()
             if own:
                 runner.close()
         return replace(progress, elapsed=time.perf_counter() - start, eta=0.0 if progress.missing == 0 else None)
