@@ -198,6 +198,7 @@ def test_a_dask_worker_killed_mid_task_loses_no_model_and_changes_no_bit(tmp_pat
     assert len(reference) == 20
 
     killed: list[int] = []
+    assigned: list[str] = []
     with DaskExecutor(local_workers=2) as ex:
         pids: dict[str, int] = ex.client.run(os.getpid)
         assert len(set(pids.values())) == 2
@@ -208,12 +209,13 @@ def test_a_dask_worker_killed_mid_task_loses_no_model_and_changes_no_bit(tmp_pat
             with open_journal(tmp_path / "sweep") as view:
                 last = view.rows()  # the worker that just finished a task took the next one; so did the other
             finisher = {int(r.worker.rsplit(":", 1)[1]) for r in last}
-            busy = [pid for pid in pids.values() if pid not in finisher] or list(pids.values())
-            os.kill(busy[0], signal.SIGKILL)
-            killed.append(busy[0])
+            busy = [addr for addr, pid in pids.items() if pid not in finisher] or list(pids)
+            assigned.extend(ex.client.processing()[busy[0]])  # the tasks the scheduler has given it
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(pids[busy[0]])
 
         final = run_sweep(grid, tmp_path / "sweep", executor=ex, memory_bytes=two, on_progress=kill_the_busy_one)
-    assert len(killed) == 1
+    assert len(killed) == 1 and assigned  # it died with work on it
     assert (final.total, final.done, final.failed) == (20, 20, 0)
     got = journaled(tmp_path / "sweep")
     assert len(got) == 20 and set(got) == set(grid.models)

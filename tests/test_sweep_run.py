@@ -400,3 +400,14 @@ def test_ctrl_c_kills_the_workers_keeps_the_rows_and_frees_the_folder(tmp_path: 
         final = run_sweep(grid, tmp_path, executor=here)
     assert (final.missing_at_start, final.finished) == (5, 6)
     assert journal_rows(tmp_path)[next(iter(kept))] == next(iter(kept.values()))
+
+
+def test_dask_without_distributed_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from initlab._validation import InitlabValueError
+    from initlab.sweep._executors import DaskExecutor
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed raises ImportError
+    with pytest.raises(InitlabValueError, match=r'^Running a sweep on Dask needs .*: pip install "initlab\[dask\]"\.$'):
+        DaskExecutor(local_workers=2)
