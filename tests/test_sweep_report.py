@@ -267,3 +267,45 @@ def test_the_schoenholz_example_draws_the_theory() -> None:
     assert grid.report["theory"] == {"activation": "tanh", "sigma_b2": 0.05}
     assert (grid.report["x"], grid.report["y"]) == ("sigma_w2", "depth")
     assert max(c.axes["depth"] for c in grid.cells) <= 48
+
+
+def test_a_whole_run_experiment_shows_its_claims(tmp_path: Path) -> None:
+    text = 'experiment = "scale"\n[settings]\nsteps = 50\n[axes]\nlarge = [10.0, 100.0]\nsmall = [0.01, 0.1]\n'
+    _run(tmp_path / "out", text, "scale.toml")
+    page = write_report(tmp_path / "out").read_text(encoding="utf-8")
+    assert "all_claims_hold over large and small" in page  # the default metric of an experiment run whole
+    assert len(_parse(page).images) == 1  # no loss curves: a whole run has none
+    assert _table(page, "all models") == ["all models", "4", "4", "0", "0", "0"]
+    squares = [_table(html.unescape(page), f"small = {s}")[1:] for s in ("0.01", "0.1")]
+    assert all(v in ("0.00", "1.00") for row in squares for v in row)  # one run per cell: holds or not
+    page = html.unescape(write_report(tmp_path / "out", metric="claims_held").read_text(encoding="utf-8"))
+    held = [float(v) for s in ("0.01", "0.1") for v in _table(page, f"small = {s}")[1:]]
+    assert all(v == int(v) and 0 <= v <= 5 for v in held)
+
+
+def test_more_than_twelve_panels_are_averaged(tmp_path: Path) -> None:
+    # 2 x 2 squares under 13 values of a third axis: one heat map, averaged over it, and the page says so
+    text = 'experiment = "train"\n[axes]\ndepth = [1, 2]\nwidth = [2, 4]\nlr = {linspace = [0.1, 1.3, 13]}\n'
+    grid = parse_grid(text, "many.toml")
+    rows = [Row(c.key, 0, "done", {"train_accuracy": 0.5 if c.axes["lr"] < 0.7 else 1.0}) for c in grid.cells]
+    page = html.unescape(build_report(grid, rows, out=tmp_path))
+    assert "More than 12 combinations of the other axes: the heat map averages over them." in page
+    assert len(_parse(page).images) == 1
+    # the mean over the 13 learning rates: 6 of them below 0.7 (0.1 ... 0.6) at 0.5, 7 at 1.0
+    assert _table(page, "width = 2")[1:] == [f"{(6 * 0.5 + 7 * 1.0) / 13:.2f}"] * 2
+    # with 12 values or fewer: one panel per value, no note
+    few = parse_grid(text.replace("13]", "3]"), "few.toml")
+    page = html.unescape(build_report(few, [Row(c.key, 0, "done", {"train_accuracy": 1.0}) for c in few.cells]))
+    assert "averages over them" not in page and page.count("<caption>lr = ") == 3
+
+
+def test_an_axis_zipped_with_x_splits_no_panel(tmp_path: Path) -> None:
+    text = 'experiment = "train"\n[axes]\ndepth = [1, 2]\n[[zip]]\nlr = [0.1, 0.2]\nwidth = [2, 4]\n'
+    grid = parse_grid(text, "zip.toml")
+    rows = [Row(c.key, 0, "done", {"train_accuracy": c.axes["width"] / 4}) for c in grid.cells]
+    page = html.unescape(build_report(grid, rows, out=tmp_path, x="lr", y="depth"))
+    assert "<caption>" not in page  # width follows from lr: one heat map, not one per width
+    assert _table(page, "depth = 1")[1:] == ["0.50", "1.00"]
+    # the same grid drawn over width and depth: lr is the partner now
+    page = html.unescape(build_report(grid, rows, out=tmp_path, x="width", y="depth"))
+    assert "<caption>" not in page and _table(page, "depth = 2")[1:] == ["0.50", "1.00"]

@@ -513,17 +513,17 @@ def _line(sweep: _Sweep, x: str, metric: str) -> dict[str, Any]:
         ax.fill_between(xa.centres, low, high, color=PALETTE[0], alpha=0.2, lw=0, label="min-max over models")
         ax.plot(xa.centres, mean, "o-", color=PALETTE[0], label=f"mean {metric}")
         for c, sq in zip(xa.centres, sqs, strict=True):
-            ax.annotate(sq.label(fmt).replace("\n", " "), (c, 0), xycoords=("data", "axes fraction"),
-                        xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7,
+            ax.annotate(sq.label(fmt).replace("\n", " "), (c, 1), xycoords=("data", "axes fraction"),
+                        xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=7,
                         color=_DIV if sq.diverged else _FAIL if sq.failed else "0.3")  # fmt: skip
         _set_axis(ax, "x", xa)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.25)
-        ax.legend(fontsize=7)
-        ax.set_title(f"{sweep.experiment}: {metric} against {x}", fontsize=10)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+        ax.set_title(f"{sweep.experiment}: {metric} against {x}", fontsize=10, pad=16)
         data = _png(plt, fig)
     caption = (f"Mean {metric} over the models of each value of {x} that trained to the end, with their min-max "
-               "band; the label at the bottom is the value with the models that diverged ('div'), failed ('fail') "
+               "band; the label above each value is the mean with the models that diverged ('div'), failed ('fail') "
                "or have not run yet (n/N).")  # fmt: skip
     notes = [f"{x} = {_text(v)}: {sq.diverged} of {sq.total} models diverged"
              + (f", median step {int(np.median(sq.diverged_at))}" if sq.diverged_at else "")
