@@ -309,3 +309,16 @@ def test_an_axis_zipped_with_x_splits_no_panel(tmp_path: Path) -> None:
     # the same grid drawn over width and depth: lr is the partner now
     page = html.unescape(build_report(grid, rows, out=tmp_path, x="width", y="depth"))
     assert "<caption>" not in page and _table(page, "depth = 2")[1:] == ["0.50", "1.00"]
+
+
+def test_a_report_metric_the_results_lack_is_an_error(sweep: Path, tmp_path: Path) -> None:
+    from initlab.sweep._journal import open_journal
+
+    with open_journal(sweep) as view:
+        rows = view.rows()
+    grid = parse_grid(GRID.replace('y = "depth"', 'y = "depth"\nmetric = "train_acc"'), "tiny.toml")
+    with pytest.raises(
+        InitlabValueError, match=r"The \[report\] metric of tiny.toml must be one of .*'train_accuracy'"
+    ):
+        build_report(grid, rows, out=tmp_path)
+    assert "train_accuracy over lr and depth" in build_report(grid, rows, out=tmp_path, metric="train_accuracy")

@@ -241,7 +241,13 @@ def _choose(sweep: _Sweep, x: str | None, y: str | None, metric: str | None) -> 
     if y is not None:
         check_choice(y, "y", axes, "sweep report")
     names = _metrics(sweep)
-    metric = _default_metric(sweep, names) if metric is None else check_choice(metric, "metric", names, "sweep report")
+    if metric is not None:
+        check_choice(metric, "metric", names, "sweep report")
+    else:
+        metric = _default_metric(sweep, names)
+        if metric not in names and any(r.metrics for r in sweep.rows):
+            raise InitlabValueError(f"The [report] metric of {sweep.source} must be one of the results' metrics "
+                                    f"{', '.join(map(repr, names))}. Got {metric!r} instead.")  # fmt: skip
     varied = _varied(sweep)
     wanted_x, wanted_y = sweep.report.get("x"), sweep.report.get("y")
     if x is None and wanted_x != y:  # the grid's [report] choice, unless it is the y asked for
@@ -671,7 +677,7 @@ def build_report(
         figures=figures, notes=notes, diverged=figures[0]["notes"], counts=_counts(sweep, x),
         failures=_failures(sweep), text=sweep.text, source=sweep.source, out=str(out),
         command=f"initlab sweep run {sweep.source} --out {out}", versions=_versions(sweep),
-        cells=len(sweep.cells), seeds=len(sweep.seeds), done=done,
+        cells=len(sweep.cells), seeds=len(sweep.seeds), done=done, whole=sweep.seeds == (WHOLE_RUN,),
     )  # fmt: skip
 
 
