@@ -42,6 +42,7 @@ __all__ = ["MAX_PANELS", "build_report", "write_report"]
 MAX_PANELS = 12
 _CURVE_PANELS = 4  # loss-curve panels, one per value of y, when y has at most this many values; else its extremes
 _FAILED_SHOWN = 10  # failed models whose errors the page lists
+_TEXT_SQUARES = 400  # a heat map with more squares than this shows no text in them (the table under it does)
 _WHOLE_METRICS = ("all_claims_hold", "claims_held", "claims_total")
 _MODEL_METRICS = ("train_accuracy", "test_accuracy", "final_loss", "min_loss", "last_finite_loss")
 _DIV, _FAIL = "#D55E00", "#777777"  # vermillion hatching for diverged squares, grey for failed ones
@@ -401,7 +402,8 @@ def _set_axis(ax: Any, which: str, a: _Axis) -> None:
 
 def _draw_square(ax: Any, sq: _Square, box: tuple[float, float, float, float], at: tuple[float, float], fmt: str,
                  shade: float, fontsize: int) -> None:  # fmt: skip
-    """The hatching of a square without a done model (``//`` diverged, ``xx`` failed) and its text."""
+    """The hatching of a square without a done model (``//`` diverged, ``xx`` failed) and its text (none when
+    ``fontsize`` is 0: too many squares to read; the page's table has them)."""
     from matplotlib.patches import Rectangle
 
     x0, x1, y0, y1 = box
@@ -409,6 +411,8 @@ def _draw_square(ax: Any, sq: _Square, box: tuple[float, float, float, float], a
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="white", lw=0, zorder=2,
                                edgecolor=_FAIL if sq.state == "fail" else _DIV,
                                hatch="xx" if sq.state == "fail" else "//"))  # fmt: skip
+    if not fontsize:
+        return
     boxed = sq.state not in ("value", "missing")  # a white box keeps the label readable over the hatching
     ax.text(*at, sq.label(fmt), ha="center", va="center", fontsize=fontsize, zorder=3,
             color="white" if sq.state == "value" and shade < 0.55 else "black",
@@ -446,7 +450,8 @@ def _heat_maps(sweep: _Sweep, x: str, y: str, metric: str, theory: dict[str, Any
     cols = min(len(combos), 3)
     nrows = -(-len(combos) // cols)
     width, height = max(3.6, 0.62 * len(xa.values) + 1.8), max(2.8, 0.42 * len(ya.values) + 1.4)
-    fontsize = 7 if len(xa.values) * len(ya.values) <= 64 else 5
+    squares_per_panel = len(xa.values) * len(ya.values)
+    fontsize = 7 if squares_per_panel <= 64 else 5 if squares_per_panel <= _TEXT_SQUARES else 0
     notes: list[str] = []
     tables: list[dict[str, Any]] = []  # the squares' text, as the page's table under the figure
     with _style(plt):
@@ -494,6 +499,8 @@ def _heat_maps(sweep: _Sweep, x: str, y: str, metric: str, theory: dict[str, Any
         caption += f" Averaged over {', '.join(rest)} (more than {MAX_PANELS} combinations of their values)."
     elif rest:
         caption += f" One heat map per combination of {', '.join(rest)}."
+    if not fontsize:
+        caption += f" Too many squares ({squares_per_panel}) to write in: their numbers are in the table below."
     caption += (" Hatched 'div': every model diverged; 'fail': every model raised an error; a dash: not run yet; "
                 "'k div' / 'k fail': some models of the square did; n/N: models with a result so far.")  # fmt: skip
     if th is not None:
