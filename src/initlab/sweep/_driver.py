@@ -11,6 +11,8 @@ again on the same folder, it trains only what is missing.  It never prints: prog
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
 import os
 import time
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from ._journal import open_for_run
 from ._plan import make_tasks
 from ._types import Task
 
-__all__ = ["DEFAULT_MEMORY", "Progress", "run_sweep"]
+__all__ = ["DEFAULT_MEMORY", "Progress", "run_sweep", "spread"]
 
 #: the memory one task may take by default (bytes): the budget that sizes the ensembles' chunks
 DEFAULT_MEMORY = 512 * 2**20
@@ -63,6 +65,31 @@ class Progress:
     def fraction(self) -> float:
         """The share of the grid's models with a row (1.0 for an empty grid)."""
         return self.finished / self.total if self.total else 1.0
+
+
+def spread(tasks: list[Task], workers: int) -> list[Task]:
+    """``tasks`` cut so that ``workers`` workers all have work: no task holds more than its share
+    (``ceil(models / workers)``) of the models, each cut into near-equal consecutive parts, in order.
+
+    A model's numbers do not depend on the chunk it trains in, so cutting changes no result.
+
+    >>> t = Task("train", "g", tuple(("k", s, {}) for s in range(5)))
+    >>> [[m[1] for m in part.models] for part in spread([t], 2)]
+    [[0, 1, 2], [3, 4]]
+    >>> spread([t], 1) == [t]
+    True
+    """
+    share = max(1, math.ceil(sum(len(t.models) for t in tasks) / max(1, workers)))
+    out = []
+    for task in tasks:
+        n = len(task.models)
+        if n <= share:
+            out.append(task)
+            continue
+        parts = math.ceil(n / share)
+        bounds = [-(-k * n // parts) for k in range(parts + 1)]  # ceil: the larger parts first
+        out += [replace(task, models=task.models[a:b]) for a, b in itertools.pairwise(bounds)]
+    return out
 
 
 def _weights(tasks: list[Task]) -> dict[str, float]:
@@ -117,11 +144,11 @@ def run_sweep(
                             eta=0.0 if not missing else None)  # fmt: skip
         if not missing:
             return progress
-        tasks = make_tasks(grid, missing, memory_bytes)
-        weights = _weights(tasks)
-        work, work_done = sum(weights.values()), 0.0
         own = executor is None
         runner: Executor = LocalExecutor(os.cpu_count() or 1) if executor is None else executor
+        tasks = spread(make_tasks(grid, missing, memory_bytes), int(getattr(runner, "workers", 1)))
+        weights = _weights(tasks)
+        work, work_done = sum(weights.values()), 0.0
         results = runner.run(tasks)
         try:
             for task, rows in results:

@@ -14,6 +14,7 @@ its own seed by a backend chosen from its config alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import socket
@@ -126,12 +127,33 @@ def _whole(module: ModuleType, key: str, config: dict[str, Any]) -> Row:
     return Row(key, WHOLE_RUN, "done", metrics)
 
 
-def run_task(task: Task) -> list[Row]:
+@contextlib.contextmanager
+def _numba_threads(threads: int | None) -> Iterator[None]:
+    """Hold numba's parallel loops (the fused kernel trains its models across threads) to ``threads`` threads
+    while the block runs; None leaves them as they are."""
+    numba: Any = None
+    if threads is not None:
+        with contextlib.suppress(ImportError):
+            import numba
+    if numba is None:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def run_task(task: Task, threads: int | None = 1) -> list[Row]:
     """Run one task (in a worker) and return one :class:`Row` per model, in the task's order.
 
-    BLAS is held to one thread (the workers are the parallelism); warnings raised inside are
-    silenced (a zero start warns of its symmetry, and is a legitimate cell).  ``seconds`` is the
-    task's wall time divided by its models; ``worker`` is ``host:pid``.
+    A worker is one core: BLAS is held to one thread, and so are numba's parallel loops unless
+    ``threads`` says otherwise (None: as many as numba has, for a task run alone in the driver).
+    A model's numbers do not depend on either.  Warnings raised inside are silenced (a zero start
+    warns of its symmetry, and is a legitimate cell).  ``seconds`` is the task's wall time divided
+    by its models; ``worker`` is ``host:pid``.
 
     >>> from initlab.sweep import Task
     >>> (row,) = run_task(Task("train", "g", (("k", 0, {"activation": "nope"}),)))
@@ -141,7 +163,7 @@ def run_task(task: Task) -> list[Row]:
     from threadpoolctl import threadpool_limits
 
     start = time.perf_counter()
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with threadpool_limits(limits=1), _numba_threads(threads), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             module = experiment_module(task.experiment)
@@ -163,7 +185,11 @@ def failed_rows(task: Task, error: str) -> list[Row]:
 
 
 class Executor(Protocol):
-    """Runs tasks and yields ``(task, rows)`` as each finishes (any order); ``close()`` lets go of the workers."""
+    """Runs tasks and yields ``(task, rows)`` as each finishes (any order); ``close()`` lets go of the workers.
+
+    An executor may say how many tasks it runs at once (``workers``); the driver then cuts an
+    ensemble into at least that many tasks, so that no worker idles.
+    """
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, list[Row]]]: ...
 
@@ -184,11 +210,13 @@ class _Closing:
 
 
 class InProcessExecutor(_Closing):
-    """Runs each task here, one after another (tests, and ``--workers 0``)."""
+    """Runs each task here, one after another (tests, and ``--workers 0``), numba's loops on every core."""
+
+    workers = 1
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, list[Row]]]:
         for task in tasks:
-            yield task, run_task(task)
+            yield task, run_task(task, threads=None)
 
 
 class LocalExecutor(_Closing):
@@ -338,6 +366,11 @@ class DaskExecutor(_Closing):
                                                      dashboard_address=None, silence_logs=40)  # fmt: skip
             self.client = distributed.Client(self._cluster, set_as_default=False)
         self._futures: list[Any] = []
+
+    @property
+    def workers(self) -> int:
+        """The tasks the cluster runs at once: its workers' threads."""
+        return max(1, int(sum(self.client.nthreads().values())))
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, list[Row]]]:
         import distributed
