@@ -181,9 +181,13 @@ def _type_name(hint: Any) -> str:
     return str(hint.__name__)
 
 
-@functools.cache  # a class's declarations never change; every Config built checks them (a grid builds thousands)
 def declared(cls: type) -> tuple[Setting, ...]:
     """The declared settings of a ``Config`` class, in declaration order."""
+    return _declared(cls)
+
+
+@functools.cache  # a class's declarations never change; every Config built checks them (a grid builds thousands)
+def _declared(cls: type) -> tuple[Setting, ...]:
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):

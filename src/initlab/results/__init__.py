@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._figures import PALETTE, figures, save_figures
 from ._report import render_template, write_report
 from ._result import Result
-from ._store import FILES, check_target, finished, load, save
+from ._store import FILES, check_target, finished, load, save, write_text_atomic
 
 __all__ = [
     "FILES",
@@ -24,4 +24,5 @@ __all__ = [
     "save",
     "save_figures",
     "write_report",
+    "write_text_atomic",
 ]

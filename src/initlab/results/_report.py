@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 from .._validation import InitlabValueError
 from .._version import __version__
 from ._result import Result
-from ._store import FILES, _locked, _read
+from ._store import FILES, _locked, _read, write_text_atomic
 
 __all__ = ["render_template", "write_report"]
 
@@ -146,11 +144,4 @@ def write_report(
                 )
         runs.sort(key=lambda run: order.index(run[0].name))
     page = _render([_section(result, figures, part_of.get(result.name, "")) for result, figures in runs])
-    out = root / "report.html"
-    tmp = root / f".report.html.{secrets.token_hex(8)}.tmp"
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_text_atomic(root / "report.html", page)

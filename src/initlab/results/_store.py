@@ -50,7 +50,7 @@ from .._validation import InitlabValueError, quoted
 from .._version import __version__
 from ._result import Result
 
-__all__ = ["FILES", "check_target", "finished", "load", "save"]
+__all__ = ["FILES", "check_target", "finished", "load", "save", "write_text_atomic"]
 
 #: The data files of every run folder (figures come beside them as ``.png`` and ``.svg``).
 FILES = ("rows.csv", "config.json", "arrays.npz", "answer.txt")
@@ -591,3 +591,26 @@ def finished(out: str | Path, name: str, config: dict[str, Any]) -> bool:
         return False
     wanted = json.loads(json.dumps(_jsonable(config), allow_nan=False))
     return bool(result.config == wanted)
+
+
+def write_text_atomic(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all: a hidden temporary file beside it, flushed to disk, then
+    renamed over it.  A process killed meanwhile leaves the previous file (or none), never half of one.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = write_text_atomic(Path(d) / "a.txt", "whole")
+    ...     (Path(d) / "a.txt").read_text(), sorted(p.name for p in Path(d).iterdir())
+    ('whole', ['a.txt'])
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

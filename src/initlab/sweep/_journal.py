@@ -34,6 +34,7 @@ import numpy as np
 
 from .._validation import InitlabValueError
 from .._version import __version__
+from ..results import write_text_atomic
 from ._grid import Grid, parse_grid
 from ._types import STATUSES, Cell, Row
 
@@ -206,15 +207,6 @@ def _lock_holder(out: Path) -> dict[str, Any] | None:
         os.close(fd)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 # -- the driver's handle ----------------------------------------------------------------------------------------
 
 
@@ -267,7 +259,7 @@ def _create(conn: sqlite3.Connection, out: Path, grid: Grid, command: str) -> No
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    _write_atomic(out / GRID_FILE, grid.text)
+    write_text_atomic(out / GRID_FILE, grid.text)
 
 
 def _seeds_text(seeds: Any) -> str:
@@ -438,7 +430,7 @@ def open_for_run(out: Path | str, grid: Grid, command: str) -> Journal:
         else:
             _check_same(conn, path, grid)
             if not (out / GRID_FILE).exists():
-                _write_atomic(out / GRID_FILE, _meta(conn)["grid_text"])
+                write_text_atomic(out / GRID_FILE, _meta(conn)["grid_text"])
         return Journal(out, grid, conn, fd)
     except BaseException:
         if conn is not None:

@@ -16,9 +16,7 @@ import base64
 import io
 import json
 import math
-import os
 import platform
-import secrets
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +28,7 @@ import numpy as np
 
 from .._validation import InitlabValueError, check_choice
 from .._version import __version__
-from ..results import PALETTE, render_template
+from ..results import PALETTE, render_template, write_text_atomic
 from ._types import WHOLE_RUN, Cell, Row
 
 if TYPE_CHECKING:
@@ -702,11 +700,4 @@ def write_report(out: str | Path, *, x: str | None = None, y: str | None = None,
         cells, records = view.snapshot()
         meta = view.meta
     page = build_report(grid, [r.row for r in records], out=out, x=x, y=y, metric=metric, cells=cells, meta=meta)
-    path = folder / "report.html"
-    tmp = folder / f".report.html.{secrets.token_hex(8)}.tmp"
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_text_atomic(folder / "report.html", page)
