@@ -121,8 +121,11 @@ def _whole(module: ModuleType, key: str, config: dict[str, Any]) -> Row:
         return Row(key, WHOLE_RUN, "failed", error=_error(exc))
     claims = {text: bool(held) for text, held in result.claims.items()}
     held = sum(claims.values())
-    metrics: dict[str, Any] = {"claims_held": float(held), "claims_total": float(len(claims)),
-                               "all_claims_hold": float(held == len(claims))}  # fmt: skip
+    metrics: dict[str, Any] = {
+        "claims_held": held,
+        "claims_total": len(claims),
+        "all_claims_hold": float(held == len(claims)),
+    }
     metrics |= {f"claim: {text}": float(ok) for text, ok in claims.items()}
     return Row(key, WHOLE_RUN, "done", metrics)
 
@@ -267,39 +270,49 @@ class LocalExecutor(_Closing):
         deaths: Counter[str] = Counter()
         in_flight: dict[Future[list[Row]], Task] = {}
         pool = self._pool or self._new_pool()
+
+        def outcome(future: Future[list[Row]], task: Task) -> list[Row] | None:
+            """The task's rows; None when its worker died and it goes back in the queue."""
+            try:
+                return future.result()
+            except BrokenProcessPool:
+                deaths[task.id] += 1
+                if deaths[task.id] >= TRIES:
+                    return failed_rows(task, DIED)
+                pending.appendleft(task)  # first in the queue, and alone (below)
+                return None
+            except Exception as exc:  # the task could not be sent or its rows not returned
+                return failed_rows(task, _error(exc))
+
         try:
             while pending or in_flight:
-                # a task that was in flight when a worker died runs alone, so the next death is its own
+                broken = False
+                # a task that was in flight when a worker died runs alone, so that the next death is its own
                 while pending and len(in_flight) < self.workers:
-                    alone = any(deaths[t.id] for t in in_flight.values())
-                    if alone or (deaths[pending[0].id] and in_flight):
+                    if any(deaths[t.id] for t in in_flight.values()) or (deaths[pending[0].id] and in_flight):
                         break
                     task = pending.popleft()
-                    in_flight[pool.submit(run_task, task)] = task
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                broken = False
-                for future in finished:
-                    task = in_flight.pop(future)
                     try:
-                        rows = future.result()
-                    except BrokenProcessPool:
+                        in_flight[pool.submit(run_task, task)] = task
+                    except BrokenProcessPool:  # a worker died between tasks
+                        pending.appendleft(task)
                         broken = True
-                        deaths[task.id] += 1
-                        if deaths[task.id] >= TRIES:
-                            yield task, failed_rows(task, DIED)
-                        else:
-                            pending.appendleft(task)
-                        continue
-                    except Exception as exc:  # the task could not be sent or its rows not returned
-                        rows = failed_rows(task, _error(exc))
-                    yield task, rows
-                if broken:  # every other task in flight died with the pool: run it again in a new one
-                    for future, task in in_flight.items():
-                        if not future.done() or future.exception() is not None:
-                            deaths[task.id] += 1
-                            pending.appendleft(task)
-                        else:
-                            yield task, future.result()
+                        break
+                if in_flight:
+                    finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        task = in_flight.pop(future)
+                        rows = outcome(future, task)
+                        broken |= rows is None
+                        if rows is not None:
+                            yield task, rows
+                if broken:  # the tasks still in flight die with the pool: wait for their end, then a new pool
+                    if in_flight:
+                        wait(in_flight)
+                    for future, task in list(in_flight.items()):
+                        rows = outcome(future, task)
+                        if rows is not None:
+                            yield task, rows
                     in_flight.clear()
                     self._kill()
                     pool = self._new_pool()
