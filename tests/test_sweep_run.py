@@ -411,3 +411,20 @@ def test_dask_without_distributed_says_what_to_install(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed raises ImportError
     with pytest.raises(InitlabValueError, match=r'^Running a sweep on Dask needs .*: pip install "initlab\[dask\]"\.$'):
         DaskExecutor(local_workers=2)
+
+
+def test_a_worker_that_dies_between_tasks_costs_nothing() -> None:
+    first, second = symmetry_task("first"), symmetry_task("second", widths=(2, 5))
+    with LocalExecutor(1) as ex:
+        ((_, rows),) = list(ex.run([first]))
+        assert ex._pool is not None
+        (idle,) = list(getattr(ex._pool, "_processes", {}).values())
+        idle.kill()  # an idle worker dies (the out-of-memory killer, a user)
+        idle.join()
+        deadline = time.monotonic() + 10
+        while not getattr(ex._pool, "_broken", False) and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the pool has seen it: the next submit then finds the pool broken
+        assert getattr(ex._pool, "_broken", False)
+        ((_, later),) = list(ex.run([second]))
+    assert [r.status for r in rows + later] == ["done", "done"]
+    assert [outcome(r) for r in later] == [outcome(r) for r in run_task(second)]
