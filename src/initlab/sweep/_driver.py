@@ -94,21 +94,21 @@ def spread(tasks: list[Task], workers: int) -> list[Task]:
 
 def _weights(tasks: list[Task]) -> dict[str, float]:
     """Each task's share of the work: its models' multiply-adds where the experiment estimates them
-    (``model_cost``), else its models (a whole run counts one)."""
+    (``model_cost``), else its models (a whole run counts one).  The models of one ensemble cost the
+    same (what sets the cost, the net, data and steps, is what makes the ensemble), so one config of
+    each group is enough."""
     out: dict[str, float] = {}
-    per_cell: dict[str, float] = {}  # a model's cost is its cell's, whatever its seed
+    per_model: dict[str, float] = {}
     for task in tasks:
-        module = experiment_module(task.experiment)
-        cost: Callable[[Any], float] | None = getattr(module, "model_cost", None)
-        weight = 0.0
-        for key, seed, config in task.models:
-            if key not in per_cell:
-                per_cell[key] = 1.0
-                if cost is not None:
-                    with contextlib.suppress(Exception):  # a config that fails in its worker weighs little
-                        per_cell[key] = max(float(cost(_config(module, config, seed))), 1.0)
-            weight += per_cell[key]
-        out[task.id] = weight
+        if task.group not in per_model:
+            per_model[task.group] = 1.0
+            module = experiment_module(task.experiment)
+            cost: Callable[[Any], float] | None = getattr(module, "model_cost", None)
+            if cost is not None:
+                _, seed, config = task.models[0]
+                with contextlib.suppress(Exception):  # a config that fails in its worker weighs little
+                    per_model[task.group] = max(float(cost(_config(module, config, seed))), 1.0)
+        out[task.id] = per_model[task.group] * len(task.models)
     return out
 
 
@@ -152,9 +152,12 @@ def run_sweep(
         results = runner.run(tasks)
         try:
             for task, rows in results:
-                journal.record(rows)
+                if journal.record(rows) == len(rows):  # the usual case: count the new rows
+                    for row in rows:
+                        counts[row.status] += 1
+                else:  # some were there already (a task run twice): ask the journal
+                    counts = journal.counts()
                 work_done += weights.get(task.id, float(len(task.models)))
-                counts = journal.counts()
                 elapsed = time.perf_counter() - start
                 eta = elapsed * max(work - work_done, 0.0) / work_done if work_done > 0 else None
                 progress = replace(progress, done=counts["done"], diverged=counts["diverged"],
