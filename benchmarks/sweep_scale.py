@@ -123,19 +123,20 @@ def loop_seconds_per_model(n: int, steps: int) -> float:
 
 
 def journal_seconds_per_row(folder: Path, scratch: Path) -> tuple[float, int]:
-    """The rows of a finished sweep recorded again into a fresh journal, in the sweep's task sizes."""
-    from initlab.sweep import make_tasks, open_for_run, open_journal
+    """The rows of a finished sweep recorded again into a fresh journal, one transaction per task as the driver
+    records them (its tasks are at most 1/32 of a 2-worker grid's models)."""
+    from initlab.sweep import open_for_run, open_journal
 
     view = open_journal(folder)
     grid, rows = view.grid(), view.rows()
-    tasks = make_tasks(grid, grid.models, 512 * 2**20)
-    by_model = {(r.cell, r.seed): r for r in rows}
+    size = math.ceil(len(rows) / 32)
+    batches = [rows[k : k + size] for k in range(0, len(rows), size)]
     with open_for_run(scratch, grid, "benchmark") as journal:
         start = time.perf_counter()
-        for task in tasks:
-            journal.record([by_model[(key, seed)] for key, seed, _ in task.models])
+        for batch in batches:
+            journal.record(batch)
         elapsed = time.perf_counter() - start
-    return elapsed / len(rows), len(tasks)
+    return elapsed / len(rows), len(batches)
 
 
 def main() -> None:

@@ -67,10 +67,19 @@ class Progress:
         return self.finished / self.total if self.total else 1.0
 
 
-def spread(tasks: list[Task], workers: int) -> list[Task]:
-    """``tasks`` cut so that ``workers`` workers all have work: no task holds more than its share
-    (``ceil(models / workers)``) of the models, each cut into near-equal consecutive parts, in order.
+#: tasks per worker a large grid is cut into: the progress bar and the ETA move, and a killed driver loses at most
+#: about this fraction of each worker's share (the journal keeps every finished task)
+TASKS_PER_WORKER = 16
+#: ...but no task is cut below this many models while a worker's share is larger: an ensemble step pays its
+#: Python overhead once for all its models
+MIN_TASK_MODELS = 32
 
+
+def spread(tasks: list[Task], workers: int) -> list[Task]:
+    """``tasks`` cut so that ``workers`` workers all have work, and a large grid comes back in many small tasks.
+
+    No task holds more than ``max(ceil(models / (workers * TASKS_PER_WORKER)), min(MIN_TASK_MODELS,
+    ceil(models / workers)))`` models; a larger one is cut into near-equal consecutive parts, in order.
     A model's numbers do not depend on the chunk it trains in, so cutting changes no result.
 
     >>> t = Task("train", "g", tuple(("k", s, {}) for s in range(5)))
@@ -78,8 +87,15 @@ def spread(tasks: list[Task], workers: int) -> list[Task]:
     [[0, 1, 2], [3, 4]]
     >>> spread([t], 1) == [t]
     True
+    >>> big = Task("train", "g", tuple(("k", s, {}) for s in range(10_000)))
+    >>> parts = spread([big], 2)
+    >>> len(parts), max(len(p.models) for p in parts)
+    (32, 313)
     """
-    share = max(1, math.ceil(sum(len(t.models) for t in tasks) / max(1, workers)))
+    models = sum(len(t.models) for t in tasks)
+    workers = max(1, workers)
+    share = max(math.ceil(models / (workers * TASKS_PER_WORKER)), min(MIN_TASK_MODELS, math.ceil(models / workers)))
+    share = max(1, share)
     out = []
     for task in tasks:
         n = len(task.models)
