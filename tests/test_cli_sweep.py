@@ -115,7 +115,12 @@ def test_several_problems_one_line_each(tmp_path: Path) -> None:
 
 def test_bad_flags(tmp_path: Path) -> None:
     grid = _grid(tmp_path)
-    for argv in (["--memory", "0"], ["--workers", "-1"], ["--dask-local", "0"], ["--workers", "1", "--dask-local", "2"]):
+    for argv in (
+        ["--memory", "0"],
+        ["--workers", "-1"],
+        ["--dask-local", "0"],
+        ["--workers", "1", "--dask-local", "2"],
+    ):
         code, _, err = _cli("sweep", "run", str(grid), "--out", str(tmp_path / "s"), *argv)
         assert code == 2 and len(err.strip().splitlines()) == 1, (argv, err)
     assert not (tmp_path / "s").exists()

@@ -168,20 +168,35 @@ def _bar(err: TextIO) -> Iterator[Any]:
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     console = Console(file=err, highlight=False)
-    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
-               TimeRemainingColumn())  # fmt: skip
+    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("models: {task.fields[counts]}"),
+               TextColumn("{task.fields[eta]}"))  # fmt: skip
     with Progress(*columns, console=console, transient=True) as bars:
-        task = bars.add_task("sweep", total=None, counts="")
+        task = bars.add_task("sweep", total=None, counts="", eta="")
 
         def update(p: Any) -> None:
             ended = p.done + p.diverged + p.failed
             counts = f"done {p.done}, diverged {p.diverged}, failed {p.failed}"
-            bars.update(task, completed=ended, total=p.total, counts=counts)
+            eta = "" if p.eta is None else f"ETA {_duration(p.eta)}"  # the driver's, weighted by each task's cost
+            bars.update(task, completed=ended, total=p.total, counts=counts, eta=eta)
 
         yield update
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as ``42 s``, ``7 min 05 s`` or ``2 h 03 min``.
+
+    >>> _duration(42.4), _duration(425), _duration(7380)
+    ('42 s', '7 min 05 s', '2 h 03 min')
+    """
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:

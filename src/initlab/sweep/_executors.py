@@ -222,6 +222,28 @@ class InProcessExecutor(_Closing):
             yield task, run_task(task, threads=None)
 
 
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (once per process) with its leak warning off.
+
+    Workers killed mid-task (Ctrl-C, a worker that died) leave the pool's semaphores to the
+    tracker, which removes them; it would also print a warning about them after the command's
+    one line of Ctrl-C.  Only the tracker's own process gets the filter.
+    """
+    from multiprocessing import resource_tracker
+
+    before = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(
+        filter(None, [before, "ignore::UserWarning:multiprocessing.resource_tracker"])
+    )
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = before
+
+
 class LocalExecutor(_Closing):
     """A pool of ``workers`` processes on this machine, at most ``workers`` tasks in flight.
 
@@ -241,6 +263,7 @@ class LocalExecutor(_Closing):
         self._pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        _quiet_resource_tracker()
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
@@ -258,6 +281,9 @@ class LocalExecutor(_Closing):
                 p.kill()
         for p in processes:
             p.join(timeout=5)
+        # the pool's own thread now sees its workers gone and closes its queues; without waiting for it, Python's
+        # resource tracker would print a warning about their semaphores after the one line of Ctrl-C
+        pool.shutdown(wait=True)
 
     def close(self) -> None:
         """Shut the pool down (waiting for its workers to exit)."""
