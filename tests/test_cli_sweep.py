@@ -148,3 +148,50 @@ def test_second_driver_exits_2_naming_the_holder(tmp_path: Path) -> None:
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_run_on_a_dask_cluster_started_as_the_readme_says(tmp_path: Path) -> None:
+    """`dask scheduler` and `dask worker` processes, then `initlab sweep run --scheduler tcp://...`: the same
+    bits as the sweep run in one process."""
+    pytest.importorskip("distributed")
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.exists():
+        pytest.skip("the dask command is not installed beside this Python")
+    grid = _grid(tmp_path)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = address.rsplit(":", 1)[1]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+    scheduler = subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", port,
+                                  "--dashboard-address", ":0"], **quiet)  # fmt: skip
+    worker = subprocess.Popen([str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1",
+                               "--dashboard-address", ":0"], **quiet)  # fmt: skip
+    try:
+        code, out, err = _cli("sweep", "run", str(grid), "--out", str(tmp_path / "dask"), "--scheduler", address,
+                              "--json")  # fmt: skip
+        assert code == 0, err
+        assert json.loads(out)["done"] + json.loads(out)["diverged"] == 8
+    finally:
+        for p in (worker, scheduler):
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    code, _, err = _cli("sweep", "run", str(grid), "--out", str(tmp_path / "here"), "--workers", "0")
+    assert code == 0, err
+    import numpy as np
+
+    def bits(folder: Path) -> dict[tuple[str, int], list[int]]:
+        return {(r.cell, r.seed): np.asarray(r.metrics["loss_curve"], dtype=np.float64).view(np.uint64).tolist()
+                for r in open_journal(folder).rows()}  # fmt: skip
+
+    there, here = bits(tmp_path / "dask"), bits(tmp_path / "here")
+    assert len(there) == 8 and there == here
+    assert {r.worker for r in open_journal(tmp_path / "dask").rows()} != {
+        r.worker for r in open_journal(tmp_path / "here").rows()
+    }
