@@ -130,7 +130,7 @@ def test_bad_flags(tmp_path: Path) -> None:
 
 def test_second_driver_exits_2_naming_the_holder(tmp_path: Path) -> None:
     """A real driver holds DIR; a second `initlab sweep run` on it exits 2 with one line naming the first's pid."""
-    grid = _grid(tmp_path, TINY.replace("steps = 30", "steps = 20000"))
+    grid = _grid(tmp_path, TINY.replace("steps = 30", "steps = 1000000").replace("width = 4", "width = 64"))
     folder = tmp_path / "s"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "initlab", "sweep", "run", str(grid), "--out", str(folder), "--workers", "1"]

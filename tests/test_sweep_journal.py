@@ -28,8 +28,8 @@ from initlab.sweep._journal import (
     loads,
     open_for_run,
     open_journal,
-    status,
 )
+from initlab.sweep._status import status
 from initlab.sweep._types import WHOLE_RUN, Row
 
 HERE = Path(__file__).resolve().parent

@@ -20,17 +20,10 @@ from ._driver import DEFAULT_MEMORY, Progress, run_sweep
 from ._executors import DaskExecutor, Executor, InProcessExecutor, LocalExecutor, run_task
 from ._export import export_parquet
 from ._grid import CELL_LIMIT, Axis, Grid, GridError, cell_key, experiment_module, load_grid, parse_grid
-from ._journal import (
-    Journal,
-    JournalView,
-    SweepLockedError,
-    SweepStatus,
-    open_for_run,
-    open_journal,
-    status,
-)
+from ._journal import Journal, JournalView, SweepLockedError, open_for_run, open_journal
 from ._plan import Plan, make_tasks, plan
 from ._report import write_report
+from ._status import SweepStatus, status
 from ._types import STATUSES, WHOLE_RUN, Cell, Row, Task
 
 __all__ = ["CELL_LIMIT", "DEFAULT_MEMORY", "STATUSES", "WHOLE_RUN", "Axis", "Cell", "DaskExecutor", "Executor",
