@@ -156,7 +156,9 @@ def test_plan_with_calibration() -> None:
     # one ensemble: one measurement, and no word of others
     single = plan(parse_grid(GRID.replace("width = [4, 8]", "width = [4]")), memory_bytes=2**30, workers=3)
     assert len(single.calibrations) == 1 and "costliest" not in single.lines()[3]
-    assert single.seconds(3) == pytest.approx(single.seconds(1))  # one task: more workers do not help
+    # one ensemble of 12 models is cut into 3 tasks of 4 (as run_sweep cuts it), one per worker
+    assert [len(t.models) for t in single.tasks] == [4, 4, 4]
+    assert single.seconds(3) == pytest.approx(max(single.task_seconds or [0.0]))
 
 
 def test_makespan() -> None:

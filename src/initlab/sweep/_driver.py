@@ -11,8 +11,6 @@ again on the same folder, it trains only what is missing.  It never prints: prog
 from __future__ import annotations
 
 import contextlib
-import itertools
-import math
 import os
 import time
 from collections.abc import Callable
@@ -23,10 +21,10 @@ from typing import Any
 from ._executors import Executor, LocalExecutor, _config
 from ._grid import Grid, experiment_module
 from ._journal import open_for_run
-from ._plan import make_tasks
+from ._plan import make_tasks, spread
 from ._types import Task
 
-__all__ = ["DEFAULT_MEMORY", "Progress", "run_sweep", "spread"]
+__all__ = ["DEFAULT_MEMORY", "Progress", "run_sweep"]
 
 #: the memory one task may take by default (bytes): the budget that sizes the ensembles' chunks
 DEFAULT_MEMORY = 512 * 2**20
@@ -65,47 +63,6 @@ class Progress:
     def fraction(self) -> float:
         """The share of the grid's models with a row (1.0 for an empty grid)."""
         return self.finished / self.total if self.total else 1.0
-
-
-#: tasks per worker a large grid is cut into: the progress bar and the ETA move, and a killed driver loses at most
-#: about this fraction of each worker's share (the journal keeps every finished task)
-TASKS_PER_WORKER = 16
-#: ...but no task is cut below this many models while a worker's share is larger: an ensemble step pays its
-#: Python overhead once for all its models
-MIN_TASK_MODELS = 32
-
-
-def spread(tasks: list[Task], workers: int) -> list[Task]:
-    """``tasks`` cut so that ``workers`` workers all have work, and a large grid comes back in many small tasks.
-
-    No task holds more than ``max(ceil(models / (workers * TASKS_PER_WORKER)), min(MIN_TASK_MODELS,
-    ceil(models / workers)))`` models; a larger one is cut into near-equal consecutive parts, in order.
-    A model's numbers do not depend on the chunk it trains in, so cutting changes no result.
-
-    >>> t = Task("train", "g", tuple(("k", s, {}) for s in range(5)))
-    >>> [[m[1] for m in part.models] for part in spread([t], 2)]
-    [[0, 1, 2], [3, 4]]
-    >>> spread([t], 1) == [t]
-    True
-    >>> big = Task("train", "g", tuple(("k", s, {}) for s in range(10_000)))
-    >>> parts = spread([big], 2)
-    >>> len(parts), max(len(p.models) for p in parts)
-    (32, 313)
-    """
-    models = sum(len(t.models) for t in tasks)
-    workers = max(1, workers)
-    share = max(math.ceil(models / (workers * TASKS_PER_WORKER)), min(MIN_TASK_MODELS, math.ceil(models / workers)))
-    share = max(1, share)
-    out = []
-    for task in tasks:
-        n = len(task.models)
-        if n <= share:
-            out.append(task)
-            continue
-        parts = math.ceil(n / share)
-        bounds = [-(-k * n // parts) for k in range(parts + 1)]  # ceil: the larger parts first
-        out += [replace(task, models=task.models[a:b]) for a, b in itertools.pairwise(bounds)]
-    return out
 
 
 def _weights(tasks: list[Task]) -> dict[str, float]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import functools
 import heapq
+import itertools
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import data as _data
@@ -26,7 +27,18 @@ from ..experiments import EXPERIMENTS, peak_bytes
 from ._grid import Grid
 from ._types import WHOLE_RUN, Task
 
-__all__ = ["CALIBRATION_SECONDS", "Calibration", "Plan", "make_tasks", "makespan", "measure_rate", "plan"]
+__all__ = [
+    "CALIBRATION_SECONDS",
+    "MIN_TASK_MODELS",
+    "TASKS_PER_WORKER",
+    "Calibration",
+    "Plan",
+    "make_tasks",
+    "makespan",
+    "measure_rate",
+    "plan",
+    "spread",
+]
 
 #: the shortest calibration run timed (seconds): shorter runs are repeated with more steps
 CALIBRATION_SECONDS = 0.2
@@ -116,6 +128,47 @@ def _duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60} s"
     return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+#: tasks per worker a large grid is cut into: the progress bar and the ETA move, and a killed driver loses at most
+#: about this fraction of each worker's share (the journal keeps every finished task)
+TASKS_PER_WORKER = 16
+#: ...but no task is cut below this many models while a worker's share is larger: an ensemble step pays its
+#: Python overhead once for all its models
+MIN_TASK_MODELS = 32
+
+
+def spread(tasks: list[Task], workers: int) -> list[Task]:
+    """``tasks`` cut so that ``workers`` workers all have work, and a large grid comes back in many small tasks.
+
+    No task holds more than ``max(ceil(models / (workers * TASKS_PER_WORKER)), min(MIN_TASK_MODELS,
+    ceil(models / workers)))`` models; a larger one is cut into near-equal consecutive parts, in order.
+    A model's numbers do not depend on the chunk it trains in, so cutting changes no result.
+
+    >>> t = Task("train", "g", tuple(("k", s, {}) for s in range(5)))
+    >>> [[m[1] for m in part.models] for part in spread([t], 2)]
+    [[0, 1, 2], [3, 4]]
+    >>> spread([t], 1) == [t]
+    True
+    >>> big = Task("train", "g", tuple(("k", s, {}) for s in range(10_000)))
+    >>> parts = spread([big], 2)
+    >>> len(parts), max(len(p.models) for p in parts)
+    (32, 313)
+    """
+    models = sum(len(t.models) for t in tasks)
+    workers = max(1, workers)
+    share = max(math.ceil(models / (workers * TASKS_PER_WORKER)), min(MIN_TASK_MODELS, math.ceil(models / workers)))
+    share = max(1, share)
+    out = []
+    for task in tasks:
+        n = len(task.models)
+        if n <= share:
+            out.append(task)
+            continue
+        parts = math.ceil(n / share)
+        bounds = [-(-k * n // parts) for k in range(parts + 1)]  # ceil: the larger parts first
+        out += [replace(task, models=task.models[a:b]) for a, b in itertools.pairwise(bounds)]
+    return out
 
 
 def makespan(seconds: Sequence[float], workers: int) -> float:
@@ -317,7 +370,7 @@ def plan(grid: Grid, *, memory_bytes: int, workers: int, calibrate: bool = True)
     """
     memory_bytes = check_int(memory_bytes, "memory_bytes", "plan", low=1)
     workers = check_int(workers, "workers", "plan", low=1)
-    tasks = make_tasks(grid, grid.models, memory_bytes)
+    tasks = spread(make_tasks(grid, grid.models, memory_bytes), workers)  # as run_sweep cuts them
     task_bytes, note = _memory(grid, tasks)
     out = Plan(grid=grid, memory_bytes=memory_bytes, workers=workers, tasks=tasks,
                groups=len({t.group for t in tasks}), task_bytes=task_bytes, memory_note=note,
