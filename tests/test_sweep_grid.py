@@ -9,17 +9,17 @@ import pytest
 
 from initlab._validation import InitlabTypeError, InitlabValueError
 from initlab.experiments import declared, train
-from initlab.sweep import _grid
-from initlab.sweep._grid import (
+from initlab.sweep import (
     CELL_LIMIT,
+    WHOLE_RUN,
     Grid,
     GridError,
+    _grid_file,
     cell_key,
     experiment_module,
     load_grid,
     parse_grid,
 )
-from initlab.sweep._types import WHOLE_RUN
 
 EXAMPLE = """
 experiment = "train"
@@ -150,7 +150,7 @@ def test_cell_limit_and_yes(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(GridError, match=r"10100 cells, more than 10000: pass --yes") as err:
         parse_grid(text)  # refused before a cell is built
     assert len(err.value.problems) == 1
-    monkeypatch.setattr(_grid, "CELL_LIMIT", 5)  # a small limit: the same rule on a grid that builds quickly
+    monkeypatch.setattr(_grid_file, "CELL_LIMIT", 5)  # a small limit: the same rule on a grid that builds quickly
     small = 'experiment = "train"\n[axes]\nsteps = {range = [1, 7, 1]}\n'
     with pytest.raises(GridError, match=r"axes.steps: range \[1, 7, 1\] has 6 values, more than 5 cells: pass --yes"):
         parse_grid(small)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from initlab.sweep._grid import Grid, parse_grid
+from initlab.sweep import Grid, parse_grid
 from initlab.sweep._journal import (
     GRID_FILE,
     JOURNAL_FILE,

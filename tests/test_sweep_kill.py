@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
-from initlab.sweep import Row
+from initlab.sweep import Grid, Row, parse_grid
 from initlab.sweep._driver import Progress, run_sweep
 from initlab.sweep._executors import InProcessExecutor
-from initlab.sweep._grid import Grid, parse_grid
 from initlab.sweep._journal import open_journal
 
 # 100 cells of one seed: 99 quick models (one task each), then one slow one in an ensemble of its own, last in
@@ -44,7 +43,7 @@ DRIVER = """
 import sys
 from initlab.sweep._driver import run_sweep
 from initlab.sweep._executors import LocalExecutor
-from initlab.sweep._grid import parse_grid
+from initlab.sweep import parse_grid
 
 if __name__ == "__main__":
     grid = parse_grid(sys.argv[1])

@@ -7,7 +7,7 @@ import pytest
 from initlab import data
 from initlab._validation import InitlabValueError
 from initlab.experiments import peak_bytes, train
-from initlab.sweep._grid import parse_grid
+from initlab.sweep import parse_grid
 from initlab.sweep._plan import make_tasks, makespan, plan
 from initlab.sweep._types import WHOLE_RUN
 

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from initlab import InitlabValueError
+from initlab.sweep import load_grid, parse_grid
 from initlab.sweep._executors import run_task
-from initlab.sweep._grid import load_grid, parse_grid
 from initlab.sweep._journal import open_for_run
 from initlab.sweep._report import build_report, write_report
 from initlab.sweep._types import Row, Task

@@ -274,8 +274,8 @@ def journal_rows(out: Any) -> dict[tuple[str, int], tuple[Any, ...]]:
 
 
 def test_a_sweep_journals_the_same_bits_whatever_ran_it(tmp_path: Any) -> None:
+    from initlab.sweep import parse_grid
     from initlab.sweep._driver import Progress, run_sweep
-    from initlab.sweep._grid import parse_grid
 
     grid = parse_grid(TWO_PATHS)
     assert len(grid.models) == 36
@@ -313,8 +313,8 @@ class _Refuses:
 
 
 def test_a_finished_sweep_does_nothing_and_a_second_driver_gets_the_lock_error(tmp_path: Any) -> None:
+    from initlab.sweep import parse_grid
     from initlab.sweep._driver import Progress, run_sweep
-    from initlab.sweep._grid import parse_grid
     from initlab.sweep._journal import SweepLockedError
 
     grid = parse_grid(GRID.replace("seeds = 3", "seeds = 1"))
@@ -340,8 +340,8 @@ def test_a_finished_sweep_does_nothing_and_a_second_driver_gets_the_lock_error(t
 
 
 def test_failed_and_diverged_models_are_counted(tmp_path: Any) -> None:
+    from initlab.sweep import parse_grid
     from initlab.sweep._driver import run_sweep
-    from initlab.sweep._grid import parse_grid
 
     grid = parse_grid(GRID.replace('weights = ["he_normal", "xavier_normal"]', "").replace("lr = [0.05, 0.1, 0.2]",
                       'lr = [0.1, 100.0]\nweights = ["he_normal", "randn(scale=10)"]\nactivation = ["linear"]'))  # fmt: skip
@@ -354,8 +354,8 @@ def test_failed_and_diverged_models_are_counted(tmp_path: Any) -> None:
 
 
 def test_retry_failed_runs_the_failed_models_again(tmp_path: Any) -> None:
+    from initlab.sweep import parse_grid
     from initlab.sweep._driver import run_sweep
-    from initlab.sweep._grid import parse_grid
     from initlab.sweep._journal import open_for_run
 
     grid = parse_grid(GRID.replace("seeds = 3", "seeds = 1"))
@@ -375,8 +375,8 @@ def test_retry_failed_runs_the_failed_models_again(tmp_path: Any) -> None:
 
 
 def test_ctrl_c_kills_the_workers_keeps_the_rows_and_frees_the_folder(tmp_path: Any) -> None:
+    from initlab.sweep import parse_grid
     from initlab.sweep._driver import Progress, run_sweep
-    from initlab.sweep._grid import parse_grid
 
     grid = parse_grid('experiment = "symmetry"\n[settings]\nsteps = 200\nseeds = 1\nwidths = [2, 4]\n'
                       "[axes]\nlr = [0.3, 0.6, 0.9, 1.2, 1.5, 1.8]")  # six whole runs of half a second  # fmt: skip

@@ -19,7 +19,8 @@ from __future__ import annotations
 from ._driver import DEFAULT_MEMORY, Progress, run_sweep
 from ._executors import DaskExecutor, Executor, InProcessExecutor, LocalExecutor, run_task
 from ._export import export_parquet
-from ._grid import CELL_LIMIT, Axis, Grid, GridError, cell_key, experiment_module, load_grid, parse_grid
+from ._grid import CELL_LIMIT, Axis, Grid, GridError, cell_key, experiment_module
+from ._grid_file import load_grid, parse_grid
 from ._journal import Journal, JournalView, SweepLockedError, open_for_run, open_journal
 from ._plan import Plan, make_tasks, plan
 from ._report import write_report

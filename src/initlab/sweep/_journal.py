@@ -34,7 +34,8 @@ import numpy as np
 from .._validation import InitlabValueError
 from .._version import __version__
 from ..results import write_text_atomic
-from ._grid import Grid, parse_grid
+from ._grid import Grid
+from ._grid_file import parse_grid
 from ._types import STATUSES, Cell, Row
 
 __all__ = [

@@ -76,7 +76,7 @@ def make_tasks(grid: Grid, models: Sequence[tuple[str, int]], memory_bytes: int)
     in cell order then seed order.  A task's models carry the cell's config with ``seed`` set to the
     model's seed.  Whole-run experiments: one task per cell, its group the cell key.
 
-    >>> from initlab.sweep._grid import parse_grid
+    >>> from initlab.sweep import parse_grid
     >>> grid = parse_grid('experiment = "train"\\nseeds = 3\\n[settings]\\nsteps = 10\\n[axes]\\nlr = [0.1, 0.2]')
     >>> tasks = make_tasks(grid, grid.models, memory_bytes=2**30)
     >>> len(tasks), [(m[1], m[2]["seed"], m[2]["lr"]) for m in tasks[0].models][:4]
@@ -363,7 +363,7 @@ def plan(grid: Grid, *, memory_bytes: int, workers: int, calibrate: bool = True)
     The time of a per-model experiment is ``model_cost`` (multiply-adds) over a rate measured by a short
     calibration run (``calibrate``); whole-run experiments have no cost model, so their time is unknown.
 
-    >>> from initlab.sweep._grid import parse_grid
+    >>> from initlab.sweep import parse_grid
     >>> grid = parse_grid('experiment = "depth"\\n[axes]\\nwidth = [4, 8]')
     >>> plan(grid, memory_bytes=2**28, workers=2).lines()[1:2]
     ['tasks: 2, one per cell']
