@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -125,3 +128,30 @@ def test_backend_none_takes_the_kernel_where_it_applies_and_pays(monkeypatch: py
     assert np.array_equal(run(backend="numpy").loss, reference.loss)  # numpy forces the reference
     assert np.array_equal(run(callback=lambda s: None).loss, reference.loss)  # out of scope: a callback
     assert np.array_equal(run(optimizer="momentum").loss, run(optimizer="momentum", backend="numpy").loss)
+
+
+_BITS_SCRIPT = """
+import numpy as np
+from initlab import data
+from initlab.engine import MLP, init_ensemble, train
+d = data.load("circles")
+net = MLP.make([2, 8, 8, 1], "relu", "bce")
+p = init_ensemble(net.layer_dims, seeds=[0, 1, 2], weights="xavier_normal")
+h = train(net, p, d.X_train, d.Y_train, steps=30, lr=[0.05, 0.1, 0.2], record_every=0, backend="numba")
+print(np.asarray(h.loss).view(np.uint64).sum(dtype=np.uint64), np.asarray(p["W1"]).view(np.uint64).sum(dtype=np.uint64))
+"""
+
+
+def test_the_kernel_gives_the_same_bits_compiled_here_or_loaded_from_the_cache(tmp_path: Path) -> None:
+    """The first process compiles the kernel into an empty cache, the second loads it from there: same bits.
+    (With fast-math flags they differed, and a sweep's driver and workers disagreed.)"""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", _BITS_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+            for _ in range(2)]  # fmt: skip
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:] for r in runs]
+    compiled, cached = (r.stdout.strip() for r in runs)
+    assert any((tmp_path / "cache").rglob("*.nbi"))  # the first run did write the cache the second read
+    assert compiled and compiled == cached
