@@ -34,6 +34,7 @@ __all__ = [
     "check_shape",
     "closest",
     "format_bytes",
+    "format_duration",
     "shown",
 ]
 
@@ -250,6 +251,22 @@ def check_dtype(dtype: Any, where: str | None = None, *, arg: str = "dtype") -> 
         raise InitlabTypeError(f"The {arg!r} argument{_owner(where)} must be one of {listed}. Got {dtype!r} instead.")
     out: np.dtype[Any] = np.dtype(name)
     return out
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` in words: ``'40 s'``, ``'3 min 20 s'``, ``'2 h 5 min'``.
+
+    >>> format_duration(0.4), format_duration(200), format_duration(7500)
+    ('under 1 s', '3 min 20 s', '2 h 5 min')
+    """
+    if seconds < 1:
+        return "under 1 s"
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 def format_bytes(nbytes: float) -> str:

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from .._validation import format_duration
 from ._checks import UsageError, int64
 
 __all__ = ["DEFAULT_MEMORY_MIB", "DEFAULT_OUT", "add_parser", "sweep"]
@@ -179,24 +180,10 @@ def _bar(err: TextIO) -> Iterator[Any]:
         def update(p: Any) -> None:
             ended = p.done + p.diverged + p.failed
             counts = f"done {p.done}, diverged {p.diverged}, failed {p.failed}"
-            eta = "" if p.eta is None else f"ETA {_duration(p.eta)}"  # the driver's, weighted by each task's cost
+            eta = "" if p.eta is None else f"ETA {format_duration(p.eta)}"  # the driver's, weighted by each task's cost
             bars.update(task, completed=ended, total=p.total, counts=counts, eta=eta)
 
         yield update
-
-
-def _duration(seconds: float) -> str:
-    """``seconds`` as ``42 s``, ``7 min 05 s`` or ``2 h 03 min``.
-
-    >>> _duration(42.4), _duration(425), _duration(7380)
-    ('42 s', '7 min 05 s', '2 h 03 min')
-    """
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import data as _data
-from .._validation import InitlabValueError, check_int, format_bytes, shown
+from .._validation import InitlabValueError, check_int, format_bytes, format_duration, shown
 from ..experiments import EXPERIMENTS, peak_bytes
 from ._grid import Grid
 from ._types import WHOLE_RUN, Task
@@ -112,22 +112,6 @@ def _data_bytes(name: str) -> int:
     """Bytes of a dataset's arrays (train and test splits), as a task holds them."""
     d = _data.load(name)
     return sum(int(a.nbytes) for a in (d.X_train, d.Y_train, d.X_test, d.Y_test) if a is not None)
-
-
-def _duration(seconds: float) -> str:
-    """Seconds in words: ``'40 s'``, ``'3 min 20 s'``, ``'2 h 5 min'``.
-
-    >>> _duration(0.4), _duration(200), _duration(7500)
-    ('under 1 s', '3 min 20 s', '2 h 5 min')
-    """
-    if seconds < 1:
-        return "under 1 s"
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 #: tasks per worker a large grid is cut into: the progress bar and the ETA move, and a killed driver loses at most
@@ -245,7 +229,7 @@ class Plan:
         if total is None:
             out.append(f"time: unknown ({self.estimate})")
         else:
-            out.append(f"time: about {_duration(total)} on {workers} (an estimate: {self.estimate})")
+            out.append(f"time: about {format_duration(total)} on {workers} (an estimate: {self.estimate})")
         return out
 
 
