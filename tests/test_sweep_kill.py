@@ -10,7 +10,6 @@ import json
 import math
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -19,10 +18,13 @@ from typing import Any
 
 import pytest
 
-from initlab.sweep import Grid, Row, parse_grid
+from initlab.sweep import Grid, parse_grid
 from initlab.sweep._driver import Progress, run_sweep
 from initlab.sweep._executors import InProcessExecutor
 from initlab.sweep._journal import open_journal
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the run tests hold the helpers (import-mode=importlib)
+from test_sweep_run import outcome
 
 # 100 cells of one seed: 99 quick models (one task each), then one slow one in an ensemble of its own, last in
 # the task order, so that the journal sits at 99 of 100 for a while
@@ -50,21 +52,6 @@ if __name__ == "__main__":
     with LocalExecutor(2) as ex:
         run_sweep(grid, sys.argv[2], executor=ex, memory_bytes=1, command="test driver")
 """
-
-
-def bits(value: Any) -> Any:
-    """Floats as their IEEE bits (NaN included), so that == compares bit for bit."""
-    if isinstance(value, list):
-        return [bits(v) for v in value]
-    if isinstance(value, dict):
-        return {k: bits(v) for k, v in value.items()}
-    if isinstance(value, float):
-        return struct.unpack("<Q", struct.pack("<d", value))[0]
-    return value
-
-
-def outcome(row: Row) -> tuple[Any, ...]:
-    return row.cell, row.seed, row.status, json.dumps(bits(row.metrics), sort_keys=True), row.diverged_at, row.error
 
 
 def journaled(out: Path) -> dict[tuple[str, int], tuple[Any, ...]]:

@@ -104,31 +104,28 @@ def _kill_workers(ex: LocalExecutor, times: int, killed: list[int], stop: thread
         time.sleep(0.02)
 
 
-def test_a_task_whose_worker_dies_three_times_fails_and_one_that_dies_once_is_rerun() -> None:
-    task = symmetry_task("slow", steps=400)
+def _run_killing(task: Task, times: int) -> tuple[list[Row], list[int]]:
+    """Run ``task`` on a one-worker pool whose workers are killed as they start, ``times`` times."""
     stop = threading.Event()
     killed: list[int] = []
     with LocalExecutor(1) as ex:
-        watcher = threading.Thread(target=_kill_workers, args=(ex, 3, killed, stop))
+        watcher = threading.Thread(target=_kill_workers, args=(ex, times, killed, stop))
         watcher.start()
         try:
             ((_, rows),) = list(ex.run([task]))
         finally:
             stop.set()
             watcher.join()
+    return rows, killed
+
+
+def test_a_task_whose_worker_dies_three_times_fails_and_one_that_dies_once_is_rerun() -> None:
+    task = symmetry_task("slow", steps=400)
+    rows, killed = _run_killing(task, 3)
     assert len(killed) == 3
     assert [(r.cell, r.status, r.error) for r in rows] == [("slow", "failed", DIED)]
 
-    killed.clear()
-    stop.clear()
-    with LocalExecutor(1) as ex:
-        watcher = threading.Thread(target=_kill_workers, args=(ex, 1, killed, stop))
-        watcher.start()
-        try:
-            ((_, rows),) = list(ex.run([task]))
-        finally:
-            stop.set()
-            watcher.join()
+    rows, killed = _run_killing(task, 1)
     assert len(killed) == 1
     assert [(r.cell, r.status) for r in rows] == [("slow", "done")]
     assert [outcome(r) for r in rows] == [outcome(r) for r in run_task(task)]
